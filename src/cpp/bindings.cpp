@@ -1,0 +1,156 @@
+// The only bridge between Python and the core: array views in, GIL released, errors mapped.
+// std::invalid_argument becomes ValueError (pybind11's default translation).
+#include <pybind11/eigen.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <omp.h>
+
+#include "sdae/dae_layer.hpp"
+#include "sdae/noise.hpp"
+
+namespace py = pybind11;
+using namespace sdae;
+
+namespace {
+
+// Arrays arrive as views (float32, C-contiguous); noconvert() refuses anything that would need a copy.
+using InMatrix = Eigen::Ref<const RowMatrixF>;
+using OutMatrix = Eigen::Ref<RowMatrixF>;
+using InVector = Eigen::Ref<const VectorF>;
+using OutVector = Eigen::Ref<VectorF>;
+
+OptimizerState make_state(OutVector m, OutVector v, std::int64_t step) { return OptimizerState{m, v, step}; }
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+  mod.doc() = "sdae's native core: denoising autoencoder layers in C++/Eigen/OpenMP";
+  mod.attr("__version__") = SDAE_VERSION;
+
+  py::enum_<Activation>(mod, "Activation")
+      .value("sigmoid", Activation::sigmoid)
+      .value("tanh", Activation::tanh)
+      .value("relu", Activation::relu)
+      .value("linear", Activation::linear);
+  py::enum_<Loss>(mod, "Loss").value("cross_entropy", Loss::cross_entropy).value("squared_error", Loss::squared_error);
+  py::enum_<NoiseType>(mod, "NoiseType")
+      .value("none", NoiseType::none)
+      .value("masking", NoiseType::masking)
+      .value("gaussian", NoiseType::gaussian)
+      .value("salt_pepper", NoiseType::salt_pepper);
+  py::enum_<Optimizer>(mod, "Optimizer")
+      .value("sgd", Optimizer::sgd)
+      .value("momentum", Optimizer::momentum)
+      .value("adam", Optimizer::adam);
+
+  py::class_<LayerSpec>(mod, "LayerSpec")
+      .def(py::init([](Index n_in, Index n_hidden, bool tied, Activation encoder, Activation decoder) {
+             LayerSpec s{n_in, n_hidden, tied, encoder, decoder};
+             validate(s);
+             return s;
+           }),
+           py::arg("n_in"), py::arg("n_hidden"), py::arg("tied") = true, py::arg("encoder") = Activation::sigmoid,
+           py::arg("decoder") = Activation::sigmoid)
+      .def_readonly("n_in", &LayerSpec::n_in)
+      .def_readonly("n_hidden", &LayerSpec::n_hidden)
+      .def_readonly("tied", &LayerSpec::tied)
+      .def_readonly("encoder", &LayerSpec::encoder)
+      .def_readonly("decoder", &LayerSpec::decoder)
+      .def_property_readonly("size", &LayerSpec::size)
+      .def("layout", [](const LayerSpec& s) {
+        // (name, offset, shape) of each block of theta: the one definition of the layout.
+        py::list out;
+        out.append(py::make_tuple("W", 0, py::make_tuple(s.n_in, s.n_hidden)));
+        out.append(py::make_tuple("b", s.offset_b(), py::make_tuple(s.n_hidden)));
+        out.append(py::make_tuple("c", s.offset_c(), py::make_tuple(s.n_in)));
+        if (!s.tied) out.append(py::make_tuple("Wd", s.offset_Wd(), py::make_tuple(s.n_hidden, s.n_in)));
+        return out;
+      });
+
+  py::class_<TrainSpec>(mod, "TrainSpec")
+      .def(py::init([](Loss loss, NoiseType noise, float noise_level, float noise_low, float noise_high,
+                       Optimizer optimizer, float lr, float momentum, float beta1, float beta2, float eps,
+                       Index batch_size, std::uint64_t seed, int num_threads) {
+             TrainSpec t;
+             t.loss = loss;
+             t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
+             t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
+             t.batch_size = batch_size;
+             t.seed = seed;
+             t.num_threads = num_threads;
+             validate(t.noise);
+             validate(t.optimizer);
+             if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
+             return t;
+           }),
+           py::kw_only(), py::arg("loss") = Loss::cross_entropy, py::arg("noise") = NoiseType::masking,
+           py::arg("noise_level") = 0.0f, py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f,
+           py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f,
+           py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f, py::arg("batch_size") = 32,
+           py::arg("seed") = 0, py::arg("num_threads") = 0)
+      .def_readonly("batch_size", &TrainSpec::batch_size)
+      .def_readonly("seed", &TrainSpec::seed)
+      .def_readonly("num_threads", &TrainSpec::num_threads);
+
+  mod.def("init_params", [](const LayerSpec& spec, OutVector theta, std::uint64_t seed) {
+    py::gil_scoped_release nogil;
+    init_params(spec, theta, seed);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("seed"));
+
+  mod.def("encode", [](const LayerSpec& spec, InVector theta, InMatrix X, OutMatrix H, int num_threads) {
+    py::gil_scoped_release nogil;
+    encode(spec, theta, X, H, num_threads);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("H").noconvert(),
+     py::arg("num_threads") = 0, "H = enc(X W + b). X (rows, n_in), H (rows, n_hidden), written in place.");
+
+  mod.def("decode", [](const LayerSpec& spec, InVector theta, InMatrix H, OutMatrix Z, int num_threads) {
+    py::gil_scoped_release nogil;
+    decode(spec, theta, H, Z, num_threads);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("H").noconvert(), py::arg("Z").noconvert(),
+     py::arg("num_threads") = 0, "Z = dec(H W' + c). H (rows, n_hidden), Z (rows, n_in), written in place.");
+
+  mod.def("corrupt", [](InMatrix X, OutMatrix out, NoiseType type, float level, float low, float high,
+                        std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_row, int num_threads) {
+    py::gil_scoped_release nogil;
+    corrupt(X, out, NoiseSpec{type, level, low, high}, seed, epoch, first_row, num_threads);
+  }, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("noise"), py::arg("level"),
+     py::arg("low") = 0.0f, py::arg("high") = 1.0f, py::arg("seed") = 0, py::arg("epoch") = 0,
+     py::arg("first_row") = 0, py::arg("num_threads") = 0,
+     "The corruption train_epoch applies to rows first_row.. of X in `epoch`, written to out.");
+
+  mod.def("loss_and_gradient", [](const LayerSpec& spec, Loss loss, InVector theta, InMatrix X, InMatrix Xt,
+                                  OutVector grad, int num_threads) {
+    py::gil_scoped_release nogil;
+    return loss_and_gradient(spec, loss, theta, X, Xt, grad, num_threads);
+  }, py::arg("spec"), py::arg("loss"), py::arg("theta").noconvert(), py::arg("X").noconvert(),
+     py::arg("Xt").noconvert(), py::arg("grad").noconvert(), py::arg("num_threads") = 0,
+     "Mean loss of reconstructing X from Xt; its gradient written to grad.");
+
+  mod.def("train_step", [](const LayerSpec& spec, const TrainSpec& train, OutVector theta, OutVector m, OutVector v,
+                           std::int64_t step, InMatrix X, InMatrix Xt) {
+    py::gil_scoped_release nogil;
+    OptimizerState state = make_state(m, v, step);
+    return train_step(spec, train, theta, state, X, Xt);
+  }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
+     py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Xt").noconvert(),
+     "One update on a given corruption (update number step + 1). Returns the batch loss.");
+
+  mod.def("train_epoch", [](const LayerSpec& spec, const TrainSpec& train, OutVector theta, OutVector m,
+                            OutVector v, std::int64_t step, InMatrix X, std::uint64_t epoch) {
+    py::gil_scoped_release nogil;
+    OptimizerState state = make_state(m, v, step);
+    const double loss = train_epoch(spec, train, theta, state, X, epoch);
+    return std::make_pair(loss, state.step);
+  }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
+     py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("epoch"),
+     "One epoch of minibatch training. Returns (mean loss per row, updates made so far).");
+
+  mod.def("reconstruction_loss", [](const LayerSpec& spec, const TrainSpec& train, InVector theta, InMatrix X) {
+    py::gil_scoped_release nogil;
+    return reconstruction_loss(spec, train, theta, X);
+  }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("X").noconvert(),
+     "Mean per-row loss of reconstructing X from a fixed corruption of it (validation).");
+
+  mod.def("max_threads", []() { return omp_get_num_procs(); }, "The default thread count.");
+}

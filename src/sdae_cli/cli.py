@@ -1,0 +1,252 @@
+"""The `sdae` command: a Click group whose commands chain, passing the model along.
+
+Commands stay thin: parse, call the model API, write. Heavy imports happen inside the
+commands so that `sdae --help` answers at once.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import __version__
+
+NOISE_TYPES = ("masking", "gaussian", "salt-pepper")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+class ChainedCommand(click.Command):
+    """Lets options follow arguments inside a chain (`pretrain x.npy --layers 500`), which Click's
+    chain mode otherwise forbids: this command's arguments end at the next command's name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        group = ctx.parent.command if ctx.parent is not None else None
+        names = set(group.commands) if isinstance(group, click.Group) else set()
+        takes_value = {
+            opt for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.is_flag
+            for opt in p.opts
+        }
+        end = 0
+        while end < len(args) and args[end] != "--" and args[end] not in names:
+            end += 2 if args[end] in takes_value else 1
+        end = min(end, len(args))
+        ctx.allow_interspersed_args = True
+        super().parse_args(ctx, args[:end])
+        ctx.args = [*ctx.args, *args[end:]]
+        return ctx.args
+
+
+class SdaeGroup(click.Group):
+    """Turns our own errors into one-line messages with exit code 1 (usage errors exit 2)."""
+
+    command_class = ChainedCommand
+
+    def invoke(self, ctx: click.Context):
+        from .errors import ConfigError, SdaeError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
+        except SdaeError as e:
+            raise click.ClickException(str(e)) from None
+
+
+class Chain:
+    """What one command of a chain leaves to the next: the model it trained or loaded."""
+
+    def __init__(self):
+        self.model = None
+        self.model_name = None
+
+
+def split_list(value: str, convert, param) -> list:
+    try:
+        return [convert(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of {convert.__name__} values") from None
+
+
+def int_list(ctx, param, value):
+    return None if value is None else split_list(value, int, param)
+
+
+def float_list(ctx, param, value):
+    return None if value is None else split_list(value, float, param)
+
+
+def choice_list(choices):
+    def callback(ctx, param, value):
+        items = split_list(value, str, param)
+        for item in items:
+            if item not in choices:
+                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}")
+        return items
+    return callback
+
+
+def chain_model(ctx: click.Context, model_path: str | None, command: str):
+    """The model named by -m, else the one the command before in the chain left."""
+    from .model import SDAE
+
+    chain: Chain = ctx.ensure_object(Chain)
+    if model_path is not None:
+        chain.model, chain.model_name = SDAE.load(model_path), model_path
+    elif chain.model is None:
+        raise click.UsageError(f"{command}: no model; give -m MODEL, or run pretrain before it in the chain")
+    return chain.model
+
+
+def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
+    if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
+        if os.path.samefile(data, output):
+            raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
+
+
+def default_model_path(data: str) -> str:
+    name = "stdin" if data == "-" else os.path.basename(data)
+    for suffix in (".gz", ".npy", ".npz", ".csv", ".tsv", ".txt"):
+        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    return f"{name}.sdae.npz"
+
+
+threads_option = click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+key_option = click.option("--key", help="The array to read from an .npz holding several.")
+format_option = click.option("--format", "fmt", type=click.Choice(["npy", "csv"]),
+                             help="Output format (default: from the suffix; csv on stdout).")
+
+
+@click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sdae")
+@click.pass_context
+def cli(ctx):
+    """Stacked denoising autoencoders on the CPU.
+
+    Commands chain: `sdae pretrain x.npy --layers 500,250 -o m.npz encode x.npy -o codes.npy`
+    runs both in one process, encode using the model pretrain made.
+    """
+    ctx.ensure_object(Chain)
+
+
+@cli.command()
+@click.argument("data")
+@click.option("-o", "--output", help="Model file (default: <DATA stem>.sdae.npz here).")
+@click.option("--layers", required=True, callback=int_list, help="Hidden layer sizes, e.g. 500,250.")
+@click.option("--noise", default="0.3", show_default=True, callback=float_list,
+              help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
+@click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
+              help="masking, gaussian or salt-pepper: one, or one per layer.")
+@click.option("--epochs", default=15, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001).")
+@click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"]))
+@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True))
+@click.option("--loss", default="auto", show_default=True, type=click.Choice(["auto", "cross-entropy", "mse"]))
+@click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "sigmoid", "linear"]))
+@click.option("--activation", default="sigmoid", show_default=True, callback=choice_list(ACTIVATIONS),
+              help="Encoder activation: one, or one per layer.")
+@click.option("--untied", is_flag=True, help="Give each decoder its own weights instead of W transposed.")
+@click.option("--scale", default="auto", show_default=True,
+              type=click.Choice(["auto", "minmax", "standard", "none"]))
+@click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@threads_option
+@key_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
+@click.pass_context
+def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, loss,
+             decoder, activation, untied, scale, valid_split, seed, threads, key, quiet):
+    """Train the stack layer by layer on DATA (.npy, .npz, .csv, .tsv, .txt, or - for stdin)."""
+    from .data import read_matrix
+    from .pretraining import PretrainConfig, pretrain as run_pretrain
+    from .progress import CliReporter
+
+    output = output or default_model_path(data)
+    check_not_input(data, output)
+    config = PretrainConfig(
+        layers=layers, noise=noise, noise_type=noise_type, activation=activation, loss=loss, decoder=decoder,
+        tied=not untied, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+        scale=scale, valid_split=valid_split, seed=seed, threads=threads,
+    )
+    X = read_matrix(data, key)
+    model = run_pretrain(X, config, CliReporter(quiet), source="<stdin>" if data == "-" else data)
+    model.save(output)
+    chain: Chain = ctx.ensure_object(Chain)
+    chain.model, chain.model_name = model, output
+    if not quiet:
+        click.echo(f"wrote model {output} ({'-'.join(map(str, model.sizes))})", err=True)
+
+
+def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
+    from .data import MatrixWriter
+
+    with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
+@click.argument("data")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.option("--layer", type=int, help="Encode up to layer K (1 = first hidden layer; default: the top).")
+@format_option
+@threads_option
+@key_option
+@click.pass_context
+def encode(ctx, model_path, data, output, layer, fmt, threads, key):
+    """Write the codes of DATA: the activations of the top layer (or layer K)."""
+    from .data import read_matrix
+
+    check_not_input(data, output)
+    model = chain_model(ctx, model_path, "encode")
+    if layer is not None and not 1 <= layer <= len(model.layers):
+        raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
+                                 param_hint="'--layer'")
+    X = read_matrix(data, key)
+    n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
+    source = "<stdin>" if data == "-" else data
+    write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source))
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
+@click.argument("data")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@format_option
+@threads_option
+@key_option
+@click.pass_context
+def denoise(ctx, model_path, data, output, fmt, threads, key):
+    """Write the reconstruction of DATA through the whole stack, in DATA's units."""
+    from .data import read_matrix
+
+    check_not_input(data, output)
+    model = chain_model(ctx, model_path, "denoise")
+    X = read_matrix(data, key)
+    source = "<stdin>" if data == "-" else data
+    write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source))
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL")
+def info(model_path):
+    """Print a model's architecture, training settings and history."""
+    from .model import SDAE
+    from .report import describe
+
+    click.echo(describe(SDAE.load(model_path), model_path))
+
+
+@cli.command()
+@click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+def demo(threads):
+    """Pretrain on the digits shipped with sdae, then denoise masked held-out digits."""
+    from .demo import run_demo
+
+    run_demo(threads, echo=click.echo)
+
+
+def main() -> None:
+    cli(prog_name="sdae")

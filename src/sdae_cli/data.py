@@ -1,0 +1,407 @@
+"""Read and write numeric matrices: NPY, NPZ, CSV/TSV text, stdin and stdout.
+
+Bad input always surfaces as a one-line DataError naming the file (and line and
+column for text), never as a numpy traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+from .errors import DataError
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # the second one starts an empty zip
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+WRITE_SUFFIXES = {".npy": ("npy", None), ".npz": ("npz", None), ".csv": ("text", ","),
+                  ".txt": ("text", ","), ".tsv": ("text", "\t")}
+DELIMITERS = (",", "\t", ";", None)  # None: runs of whitespace
+ROWS_PER_BLOCK = 10_000  # text is formatted in blocks to bound memory
+
+
+# ---------------------------------------------------------------- reading
+
+def read_matrix(path: str, key: str | None = None, *,
+                stdin: BinaryIO | None = None) -> np.ndarray:
+    """Read a 2-D numeric matrix as stored (a .npy file comes back memory-mapped)."""
+    path = os.fspath(path)
+    if path == "-":
+        name = "<stdin>"
+        raw = head = (stdin if stdin is not None else sys.stdin.buffer).read()
+        source = io.BytesIO(raw)
+    else:
+        name, raw, source = path, None, path
+        head = _read_bytes(path, 8)
+    suffix = os.path.splitext(path)[1].lower() if path != "-" else ""
+    if suffix in (".npy", ".npz"):
+        kind = suffix[1:]
+    elif suffix in TEXT_SUFFIXES or not head.startswith((NPY_MAGIC, *ZIP_MAGICS)):
+        kind = "text"
+    else:  # other suffixes and stdin: sniff the magic bytes
+        kind = "npy" if head.startswith(NPY_MAGIC) else "npz"
+    if key is not None and kind != "npz":
+        raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
+
+    if kind == "npy":
+        if not head.startswith(NPY_MAGIC):
+            raise DataError(f"{name}: not a valid NPY file (no NPY magic bytes at the start)")
+        try:
+            # Memory-map files: huge training sets stay on disk until they are used.
+            array = np.load(source, mmap_mode="r" if raw is None else None, allow_pickle=False)
+        except Exception as e:
+            raise _numpy_error(name, "NPY", e) from e
+    elif kind == "npz":
+        if not head.startswith(ZIP_MAGICS):
+            raise DataError(f"{name}: not a valid NPZ file (not a zip archive)")
+        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
+        with open(source, "rb") if raw is None else source as f:
+            array = _load_npz(name, f, key)
+    else:
+        array = _parse_text(name, raw if raw is not None else _read_bytes(path))
+    _validate(name, array)
+    return array
+
+
+def _read_bytes(path: str, size: int = -1) -> bytes:
+    """Read a file (or its first bytes), turning OS errors into one-line messages."""
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a file")
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataError(f"{path}: no such file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+
+
+def _numpy_error(name: str, kind: str, exc: Exception) -> DataError:
+    lines = str(exc).strip().splitlines()
+    reason = lines[0][:100] if lines else type(exc).__name__
+    # numpy reports object arrays as "...pickle..." (np.load) or "Python objects" (memmap)
+    if "pickle" in reason.lower() or "python objects" in reason.lower():
+        return DataError(f"{name}: holds pickled Python objects, which are refused "
+                         "(only plain numeric arrays are read)")
+    return DataError(f"{name}: not a valid {kind} file ({reason})")
+
+
+def _load_npz(name: str, source: BinaryIO, key: str | None) -> np.ndarray:
+    try:
+        with np.load(source, allow_pickle=False) as npz:
+            keys = list(npz.files)
+            if key is None and len(keys) == 1:
+                return npz[keys[0]]
+            available = f"(available: {', '.join(keys) or 'none'})"
+            if key is None:
+                raise DataError(f"{name}: holds {len(keys)} arrays, pick one with --key {available}")
+            if key not in keys:
+                raise DataError(f"{name}: no array named {key!r} {available}")
+            return npz[key]
+    except DataError:
+        raise
+    except Exception as e:
+        raise _numpy_error(name, "NPZ", e) from e
+
+
+def _validate(name: str, array: np.ndarray) -> None:
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{name}: does not hold an array")
+    if array.ndim != 2:
+        raise DataError(f"{name}: array has shape {array.shape}, expected a 2-D matrix "
+                        "with one row per sample and one column per feature")
+    if 0 in array.shape:
+        missing = "rows" if array.shape[0] == 0 else "columns"
+        raise DataError(f"{name}: array has shape {array.shape}: no {missing}")
+    if array.dtype.hasobject:
+        raise DataError(f"{name}: holds pickled Python objects (dtype {array.dtype}), "
+                        "which are refused")
+    if array.dtype.names is not None or array.dtype.kind not in "biuf":
+        raise DataError(f"{name}: unsupported dtype {array.dtype} "
+                        "(expected bool, integer or floating-point numbers)")
+
+
+# ------------------------------------------------------------ text parsing
+
+def _decode(name: str, raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # spreadsheet "Unicode text" exports
+        return raw.decode("utf-16", errors="replace")
+    if b"\x00" in raw[:4096]:
+        raise DataError(f"{name}: binary data, expected .npy, .npz or CSV/TSV text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Numbers are ASCII; only header names could be mangled by this fallback.
+        return raw.decode("latin-1")
+
+
+def _cell(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(_cell(text))
+        return True
+    except ValueError:
+        return False
+
+
+def _pick_delimiter(lines: list[str]) -> str | None:
+    # The right delimiter splits the first lines into the same number (>1) of fields.
+    for delimiter in DELIMITERS:
+        counts = {len(line.split(delimiter)) for line in lines}
+        if len(counts) == 1 and counts.pop() > 1:
+            return delimiter
+    # Inconsistent counts (a ragged row): trust the first line so the error names the row.
+    for delimiter in DELIMITERS:
+        if len(lines[0].split(delimiter)) > 1:
+            return delimiter
+    return ","  # a single column: no delimiter occurs at all
+
+
+def _parse_text(name: str, raw: bytes) -> np.ndarray:
+    text = _decode(name, raw)
+    # (line number, content) for non-blank lines; split on "\n" only so that line
+    # numbers match what an editor shows.
+    rows = [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), 1)
+            if line.strip()]
+    if not rows:
+        raise DataError(f"{name}: no data rows (the file is empty)")
+    delimiter = _pick_delimiter([line for _, line in rows[:5]])
+    first = rows[0][1].split(delimiter)
+    header = None
+    numeric = [_is_number(c) for c in first]
+    if not all(numeric):
+        second_numeric = len(rows) > 1 and all(_is_number(c) for c in rows[1][1].split(delimiter))
+        if not any(numeric) or second_numeric:
+            header = [_cell(c) for c in first]
+            rows = rows[1:]
+    if not rows:
+        raise DataError(f"{name}: no data rows (only a header)")
+    try:
+        # Fast path: numpy's C parser. Any failure is re-diagnosed below.
+        array = np.loadtxt([line for _, line in rows], dtype=np.float64, delimiter=delimiter,
+                           comments=None, quotechar='"', ndmin=2)
+        if array.shape[1] == len(first):  # loadtxt does not compare rows with the header
+            return array
+    except Exception:
+        pass
+    return _parse_slowly(name, rows, delimiter, len(first), header)
+
+
+def _parse_slowly(name, rows, delimiter, n_fields, header) -> np.ndarray:
+    """Parse cell by cell so that the first bad cell can be named exactly."""
+    values = []
+    for line_no, line in rows:
+        cells = line.split(delimiter)
+        if len(cells) != n_fields:
+            raise DataError(f"{name}: line {line_no} has {len(cells)} fields, expected {n_fields}")
+        row = []
+        for col, cell in enumerate(cells, 1):
+            try:
+                row.append(float(_cell(cell)))
+            except ValueError:
+                where = f"line {line_no}, column {col}"
+                if header is not None and header[col - 1]:
+                    where += f' ("{header[col - 1]}")'
+                shown = _cell(cell)
+                shown = "empty cell" if not shown else f"{shown[:40]!r} is not a number"
+                raise DataError(f"{name}: {where}: {shown}") from None
+        values.append(row)
+    return np.array(values, dtype=np.float64).reshape(len(values), n_fields)
+
+
+# ---------------------------------------------------------------- writing
+
+def _output_format(path: str, fmt: str | None) -> tuple[str, str | None]:
+    """Return (kind, delimiter), kind being "npy", "npz" or "text"."""
+    suffix = "" if path == "-" else os.path.splitext(path)[1].lower()
+    if fmt is None:
+        if path == "-":
+            return "text", ","
+        if suffix not in WRITE_SUFFIXES:
+            raise DataError(f"{path}: unknown output format {suffix or '(no suffix)'!r}; "
+                            f"supported: {', '.join(WRITE_SUFFIXES)}")
+        fmt = suffix[1:]
+    if "." + fmt.lower() not in WRITE_SUFFIXES:
+        raise DataError(f"unknown output format {fmt!r}; supported: npy, npz, csv, tsv, txt")
+    kind, delimiter = WRITE_SUFFIXES["." + fmt.lower()]
+    # "csv" written to a .tsv file still gets tabs, as the name promises.
+    return kind, "\t" if kind == "text" and suffix == ".tsv" else delimiter
+
+
+def _create_temp(path: str, target: str) -> tuple[int, str]:
+    directory = os.path.dirname(target) or "."
+    if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise DataError(f"{path}: '{directory}' is not a directory")
+        raise DataError(f"{path}: directory '{directory}' does not exist")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a file")
+    try:
+        fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(target) + ".",
+                                    suffix=".tmp")
+    except PermissionError:
+        raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
+    # mkstemp makes 0600 files: keep the old file's permissions, or use what open() would.
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    os.fchmod(fd, mode)
+    return fd, temp
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, mode: str = "wb") -> Iterator:
+    """Yield a temp file next to `path`; rename it into place only on success.
+
+    Readers never see a half-written file, and a failure leaves the old file intact.
+    """
+    path = os.fspath(path)
+    # Replace what a symlink points to, not the link itself.
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    fd, temp = _create_temp(path, target)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(e, OSError):  # disk full, quota, I/O error...
+            raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
+        raise
+
+
+def _write_text(out, array: np.ndarray, delimiter: str) -> None:
+    if array.dtype.kind == "f":
+        # %.9g round-trips float32 exactly; float64 needs 17 digits for the same.
+        spec = "%.9g" if array.dtype.itemsize <= 4 else "%.17g"
+    else:
+        spec = "%d"  # ints and bools (as 0/1)
+    row_format = delimiter.join([spec] * array.shape[1]) + "\n"
+    for start in range(0, array.shape[0], ROWS_PER_BLOCK):
+        block = array[start:start + ROWS_PER_BLOCK].tolist()
+        out.write("".join(row_format % tuple(row) for row in block).encode("ascii"))
+
+
+def write_matrix(path: str, array: np.ndarray, fmt: str | None = None, *,
+                 stdout: BinaryIO | None = None) -> None:
+    """Write a 2-D matrix to a file (atomically) or to stdout when path is "-"."""
+    path = os.fspath(path)
+    kind, delimiter = _output_format(path, fmt)
+    array = np.asarray(array)
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: can only write 2-D numeric matrices, "
+                        f"got shape {array.shape} of {array.dtype}")
+
+    def emit(out):
+        if kind == "npy":
+            np.save(out, array, allow_pickle=False)
+        elif kind == "npz":
+            np.savez(out, data=array)
+        else:
+            _write_text(out, array, delimiter)
+
+    if path == "-":
+        out = stdout if stdout is not None else sys.stdout.buffer
+        if kind == "npz":  # zip wants to seek; build it in memory first
+            buffer = io.BytesIO()
+            emit(buffer)
+            out.write(buffer.getvalue())
+        else:
+            emit(out)
+        out.flush()
+        return
+    with atomic_output(path, "wb") as out:
+        emit(out)
+
+
+class MatrixWriter:
+    """Write an (n_rows, n_cols) float32 matrix chunk by chunk with bounded memory.
+
+    Use as a context manager. A file appears (atomically) only after a clean exit
+    with exactly n_rows rows written; stdout ("-") is streamed directly.
+    """
+
+    def __init__(self, path: str, n_rows: int, n_cols: int, fmt: str | None = None,
+                 stdout: BinaryIO | None = None):
+        path = os.fspath(path)
+        self.path, self.n_rows, self.n_cols = path, int(n_rows), int(n_cols)
+        self.kind, self.delimiter = _output_format(path, fmt)
+        self.rows_written = 0
+        # Closing the stack in order finishes the zip member, the zip, then the temp file.
+        self._stack = contextlib.ExitStack()
+        try:
+            if path == "-":
+                out = self._stdout = stdout if stdout is not None else sys.stdout.buffer
+            else:
+                out = self._stack.enter_context(atomic_output(path, "wb"))
+            if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
+                archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
+                out = self._stack.enter_context(archive.open("data.npy", "w", force_zip64=True))
+            if self.kind != "text":
+                header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+                          "fortran_order": False, "shape": (self.n_rows, self.n_cols)}
+                np.lib.format.write_array_header_1_0(out, header)
+        except BaseException as e:
+            self._abort(e)
+            raise
+        self._out = out
+
+    def __enter__(self) -> "MatrixWriter":
+        return self
+
+    def write(self, chunk: np.ndarray) -> None:
+        chunk = np.asarray(chunk)
+        if chunk.ndim != 2 or chunk.shape[1] != self.n_cols:
+            raise DataError(f"{self.path}: chunk has shape {chunk.shape}, "
+                            f"expected (rows, {self.n_cols})")
+        if self.rows_written + chunk.shape[0] > self.n_rows:
+            raise DataError(f"{self.path}: more than the announced {self.n_rows} rows written")
+        chunk = np.ascontiguousarray(chunk, dtype="<f4")
+        if self.kind == "text":
+            _write_text(self._out, chunk, self.delimiter)
+        else:
+            self._out.write(chunk.tobytes())
+        self.rows_written += chunk.shape[0]
+
+    def close(self) -> None:
+        if self.rows_written != self.n_rows:
+            error = DataError(f"{self.path}: {self.rows_written} rows written, "
+                              f"expected {self.n_rows}")
+            self._abort(error)
+            raise error
+        self._stack.close()  # renames the temp file into place
+        if self.path == "-":
+            self._stdout.flush()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            self.close()
+        else:
+            self._abort(exc)
+        return False
+
+    def _abort(self, exc: BaseException) -> None:
+        # atomic_output sees the exception and deletes its temp file.
+        self._stack.__exit__(type(exc), exc, exc.__traceback__)

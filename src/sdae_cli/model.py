@@ -1,0 +1,167 @@
+"""The model: a stack of dA layers with its input scaling; encode, denoise, save and load."""
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .data import atomic_output
+from .errors import ModelError, DataError
+from .layer import Layer
+from .scaling import Scaler, check_finite
+
+FORMAT_NAME = "sdae-model"
+FORMAT_VERSION = 1
+CHUNK_ROWS = 8192  # rows per pass in encode/denoise: bounds memory whatever the input size
+
+
+@dataclass
+class SDAE:
+    """A stacked denoising autoencoder: layers[0] reads the (scaled) input."""
+
+    layers: list[Layer]
+    scaler: Scaler = field(default_factory=Scaler)
+    seed: int = 0
+    history: list[list[dict]] = field(default_factory=list)  # per layer, per epoch: train/valid loss
+    training: dict = field(default_factory=dict)  # the settings pretraining ran with
+
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.n_in] + [layer.n_hidden for layer in self.layers]
+
+    # --- inference -----------------------------------------------------------------------------
+    def check_input(self, X: np.ndarray, source: str) -> None:
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            cols = X.shape[1] if X.ndim == 2 else "?"
+            raise DataError(f"{source}: has {cols} columns, the model expects {self.n_in}")
+
+    def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
+        depth = len(self.layers) if layer is None else layer
+        if not 1 <= depth <= len(self.layers):
+            raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
+        self.check_input(X, source)
+        for start in range(0, X.shape[0], chunk_rows):
+            H = self._scaled_chunk(X, start, chunk_rows, source)
+            for lay in self.layers[:depth]:
+                H = lay.encode(H, threads)
+            yield H
+
+    def iter_denoise(self, X, threads: int = 0, source: str = "data",
+                     chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Up through every layer and back down, in the input's original units, a chunk at a time."""
+        self.check_input(X, source)
+        for start in range(0, X.shape[0], chunk_rows):
+            H = self._scaled_chunk(X, start, chunk_rows, source)
+            for lay in self.layers:
+                H = lay.encode(H, threads)
+            for lay in reversed(self.layers):
+                H = lay.decode(H, threads)
+            yield self.scaler.inverse(H)
+
+    def encode(self, X, layer: int | None = None, threads: int = 0) -> np.ndarray:
+        return np.concatenate(list(self.iter_encode(X, layer, threads)))
+
+    def denoise(self, X, threads: int = 0) -> np.ndarray:
+        return np.concatenate(list(self.iter_denoise(X, threads)))
+
+    def _scaled_chunk(self, X, start: int, chunk_rows: int, source: str) -> np.ndarray:
+        chunk = X[start : start + chunk_rows]
+        check_finite(chunk, source, first_row=start)
+        return self.scaler.transform(chunk)
+
+    # --- the file ------------------------------------------------------------------------------
+    def meta(self) -> dict:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "tool_version": __version__,
+            "sizes": self.sizes,
+            "layers": [layer.describe() for layer in self.layers],
+            "scaling": self.scaler.kind,
+            "seed": self.seed,
+            "training": self.training,
+            "history": self.history,
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {"meta": np.array(json.dumps(self.meta()))}
+        for k, layer in enumerate(self.layers):
+            for name, value in layer.params().items():
+                out[f"{name}{k}"] = value
+        out.update(self.scaler.to_arrays())
+        return out
+
+    def save(self, path: str) -> None:
+        """Writes the .npz atomically: a reader never sees a half-written model."""
+        for k, layer in enumerate(self.layers):
+            if not np.all(np.isfinite(layer.theta)):
+                raise ModelError(f"{path}: layer {k + 1} has non-finite parameters; not saved")
+        with atomic_output(path) as f:
+            np.savez(f, **self.arrays())
+
+    @classmethod
+    def load(cls, path: str) -> "SDAE":
+        """Reads and validates a model file; never unpickles anything."""
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except FileNotFoundError:
+            raise ModelError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ModelError(f"{path}: is a directory, expected a model file") from None
+        except PermissionError:
+            raise ModelError(f"{path}: permission denied") from None
+        except ValueError as e:
+            if "pickle" in str(e).lower():
+                raise ModelError(f"{path}: holds pickled objects, which sdae refuses to load") from None
+            raise ModelError(f"{path}: not an sdae model ({e})") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as e:
+            raise ModelError(f"{path}: not an sdae model file (not a readable .npz: {e})") from None
+        try:
+            return cls.from_arrays(arrays)
+        except ModelError as e:
+            raise ModelError(f"{path}: {e}") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{path}: not a valid sdae model ({e})") from None
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SDAE":
+        if "meta" not in arrays or arrays["meta"].dtype.kind != "U" or arrays["meta"].shape != ():
+            raise ModelError("not an sdae model (no 'meta' entry)")
+        meta = json.loads(str(arrays["meta"]))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ModelError("not an sdae model (wrong 'format' in meta)")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(
+                f"model format version {version} is newer than this sdae ({__version__}) reads "
+                f"(version {FORMAT_VERSION}); upgrade sdae"
+            )
+        layers = []
+        for k, desc in enumerate(meta["layers"]):
+            layer = Layer(**{key: desc[key] for key in (
+                "n_in", "n_hidden", "activation", "decoder", "tied", "loss", "noise_type", "noise_level")})
+            if k and layer.n_in != layers[-1].n_hidden:
+                raise ModelError(f"layer {k + 1} takes {layer.n_in} inputs but layer {k} gives {layers[-1].n_hidden}")
+            for name, view in layer.params().items():
+                stored = arrays.get(f"{name}{k}")
+                if stored is None or stored.shape != view.shape or stored.dtype != np.float32:
+                    raise ModelError(f"entry {name}{k} missing or not {view.shape} float32")
+                if not np.all(np.isfinite(stored)):
+                    raise ModelError(f"entry {name}{k} holds NaN or infinite values")
+                view[...] = stored
+            layers.append(layer)
+        if not layers:
+            raise ModelError("the model has no layers")
+        scaler = Scaler.from_arrays(meta["scaling"], arrays, layers[0].n_in)
+        return cls(layers, scaler, int(meta.get("seed", 0)), meta.get("history", []), meta.get("training", {}))

@@ -1,0 +1,207 @@
+"""Greedy layer-wise pretraining: each dA learns on the codes of the one below it."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import _core
+from .errors import ConfigError, SdaeError, TrainingError
+from .layer import Layer
+from .model import SDAE
+from .scaling import Scaler, check_finite
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}
+_CORE_OPTIMIZER = {name: getattr(_core.Optimizer, name) for name in OPTIMIZERS}
+
+
+@dataclass
+class PretrainConfig:
+    """Settings of a pretraining run. Per-layer settings take one value or one per layer."""
+
+    layers: list[int]
+    noise: float | list[float] = 0.3
+    noise_type: str | list[str] = "masking"
+    activation: str | list[str] = "sigmoid"
+    loss: str = "auto"  # auto | cross-entropy | mse
+    decoder: str = "auto"  # auto | sigmoid | linear
+    tied: bool = True
+    epochs: int = 15
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float | None = None  # None: the optimizer's default (DEFAULT_LR)
+    momentum: float = 0.9
+    scale: str = "auto"
+    valid_split: float = 0.1
+    seed: int = 0
+    threads: int = 0
+    per_layer: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.layers)
+        if n == 0 or any(int(s) <= 0 for s in self.layers):
+            raise ConfigError("layers", "give one or more positive layer sizes, e.g. 500,250")
+        self.per_layer = {
+            "noise": expand(self.noise, n, "noise"),
+            "noise_type": expand(self.noise_type, n, "noise-type"),
+            "activation": expand(self.activation, n, "activation"),
+        }
+        for level, kind in zip(self.per_layer["noise"], self.per_layer["noise_type"]):
+            if kind in ("masking", "salt-pepper") and not 0.0 <= level < 1.0:
+                raise ConfigError("noise", f"{level} is not a fraction in [0, 1) for {kind} noise")
+            if kind == "gaussian" and not level >= 0.0:
+                raise ConfigError("noise", f"gaussian sigma {level} must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError("optimizer", f"{self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+        for name in ("epochs", "batch_size", "lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name.replace("_", "-"), f"must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.valid_split < 1.0:
+            raise ConfigError("valid-split", f"must be in [0, 1), got {self.valid_split}")
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out.pop("per_layer")
+        return out
+
+
+def expand(value, n: int, name: str) -> list:
+    """One value for every layer, or exactly one per layer."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ConfigError(name, f"{len(values)} values given for {n} layers; give one, or one per layer")
+    return values
+
+
+class Reporter:
+    """What pretraining tells its caller. The default tells nothing."""
+
+    def note(self, message: str) -> None: ...
+    def layer_start(self, k: int, n_layers: int, layer: Layer, epochs: int) -> None: ...
+    def epoch_end(self, k: int, record: dict) -> None: ...
+    def layer_end(self, k: int) -> None: ...
+
+
+def validation_rows(n: int, fraction: float, seed: int) -> np.ndarray:
+    """A boolean mask of the held-out rows: a seeded hash of the row number, not a NumPy RNG
+    stream, so the split never changes with the NumPy version."""
+    n_valid = int(round(n * fraction))
+    if n_valid == 0:
+        return np.zeros(n, dtype=bool)
+    if n - n_valid < 1:
+        raise ConfigError("valid-split", f"{fraction} leaves no training rows out of {n}")
+    z = np.arange(n, dtype=np.uint64) + np.uint64(seed % 2**64) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.argsort(z, kind="stable")[:n_valid]] = True
+    return mask
+
+
+def layer_seed(seed: int, k: int) -> int:
+    return (seed * 1024 + k) % 2**64
+
+
+def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = None,
+             source: str = "data") -> SDAE:
+    """Trains the stack on X (rows, features), any numeric dtype; returns the model."""
+    reporter = reporter or Reporter()
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise SdaeError(f"{source}: expected a non-empty 2-D array, got shape {X.shape}")
+    check_finite(X, source)
+    scaler = Scaler.fit(X, config.scale)
+    if config.scale == "auto" and scaler.kind == "minmax":
+        reporter.note(f"{source}: values outside [0, 1]; scaling each column to [0, 1] (--scale minmax)")
+    if scaler.constant_columns:
+        reporter.note(f"{source}: {scaler.constant_columns} constant column(s); they scale to 0")
+    data = scaler.transform(X)
+    held_out = validation_rows(data.shape[0], config.valid_split, config.seed)
+    train, valid = (data[~held_out], data[held_out]) if held_out.any() else (data, None)
+
+    model = SDAE([], scaler, config.seed, [], config.to_json())
+    n_in = data.shape[1]
+    for k, n_hidden in enumerate(config.layers):
+        layer = make_layer(k, n_in, int(n_hidden), train, config, reporter)
+        history = train_layer(k, layer, train, valid, config, reporter)
+        model.layers.append(layer)
+        model.history.append(history)
+        train = layer.encode(train, config.threads)
+        valid = layer.encode(valid, config.threads) if valid is not None else None
+        n_in = layer.n_hidden
+    return model
+
+
+def make_layer(k: int, n_in: int, n_hidden: int, train: np.ndarray, config: PretrainConfig,
+               reporter: Reporter) -> Layer:
+    """Chooses the loss and decoder for the data this layer sees, and initialises it."""
+    lo, hi = float(train.min()), float(train.max())
+    in_unit = lo >= 0.0 and hi <= 1.0
+    loss, decoder = config.loss, config.decoder
+    where = "the input values" if k == 0 else f"the codes of layer {k}"
+    if loss == "auto":
+        loss = "cross-entropy" if in_unit and decoder != "linear" else "mse"
+        reporter.note(f"layer {k + 1}: {where} lie in [{lo:.3g}, {hi:.3g}]: using {loss} loss")
+    if loss == "cross-entropy" and not in_unit:
+        raise ConfigError(
+            "loss", f"cross-entropy needs inputs in [0, 1], but {where} span [{lo:.3g}, {hi:.3g}] "
+            "(use --scale minmax, or --loss mse)"
+        )
+    if decoder == "auto":
+        decoder = "sigmoid" if in_unit else "linear"
+    if loss == "cross-entropy" and decoder != "sigmoid":
+        raise ConfigError("decoder", "cross-entropy needs a sigmoid decoder")
+    layer = Layer(n_in, n_hidden, config.per_layer["activation"][k], decoder, config.tied, loss,
+                  config.per_layer["noise_type"][k], float(config.per_layer["noise"][k]))
+    _core.init_params(layer.spec, layer.theta, layer_seed(config.seed, k))
+    layer.value_range = (lo, hi)
+    return layer
+
+
+def train_spec(layer: Layer, config: PretrainConfig, seed: int) -> "_core.TrainSpec":
+    lo, hi = getattr(layer, "value_range", (0.0, 1.0))
+    return _core.TrainSpec(
+        loss=layer.core_loss, noise=layer.core_noise, noise_level=layer.noise_level, noise_low=lo, noise_high=hi,
+        optimizer=_CORE_OPTIMIZER[config.optimizer], lr=config.lr, momentum=config.momentum,
+        batch_size=config.batch_size, seed=seed, num_threads=config.threads,
+    )
+
+
+def train_layer(k: int, layer: Layer, train: np.ndarray, valid: np.ndarray | None, config: PretrainConfig,
+                reporter: Reporter) -> list[dict]:
+    spec = train_spec(layer, config, layer_seed(config.seed, k))
+    history: list[dict] = []
+    reporter.layer_start(k, len(config.layers), layer, config.epochs)
+    try:
+        run_epochs(k, layer, train, valid, config, reporter, spec, history)
+    finally:
+        reporter.layer_end(k)
+    return history
+
+
+def run_epochs(k, layer, train, valid, config, reporter, spec, history) -> None:
+    needs_m = config.optimizer != "sgd"
+    m = np.zeros(layer.theta.size if needs_m else 0, dtype=np.float32)
+    v = np.zeros(layer.theta.size if config.optimizer == "adam" else 0, dtype=np.float32)
+    step = 0
+    for epoch in range(config.epochs):
+        last_good = layer.theta.copy()
+        started = time.perf_counter()
+        loss, step = _core.train_epoch(layer.spec, spec, layer.theta, m, v, step, train, epoch)
+        valid_loss = _core.reconstruction_loss(layer.spec, spec, layer.theta, valid) if valid is not None else None
+        if not np.isfinite(loss) or not np.all(np.isfinite(layer.theta)):
+            layer.theta[...] = last_good
+            raise TrainingError(
+                f"layer {k + 1}, epoch {epoch + 1}: the loss diverged (NaN or infinite); "
+                f"lower the learning rate (--lr, now {config.lr:g}) or check the input scaling"
+            )
+        record = {"epoch": epoch + 1, "train": loss, "valid": valid_loss,
+                  "seconds": round(time.perf_counter() - started, 4)}
+        history.append(record)
+        reporter.epoch_end(k, record)
