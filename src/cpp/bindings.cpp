@@ -152,5 +152,8 @@ PYBIND11_MODULE(_core, mod) {
   }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("X").noconvert(),
      "Mean per-row loss of reconstructing X from a fixed corruption of it (validation).");
 
+  mod.def("shuffled_rows", &shuffled_rows, py::arg("n"), py::arg("seed"), py::arg("epoch"),
+          "The order train_epoch visits n rows in `epoch`.");
+
   mod.def("max_threads", []() { return omp_get_num_procs(); }, "The default thread count.");
 }

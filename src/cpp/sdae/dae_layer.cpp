@@ -130,17 +130,6 @@ double forward_backward(const LayerSpec& spec, Loss loss, const float* theta, co
   return total / static_cast<double>(B);
 }
 
-std::vector<Index> shuffled_rows(Index n, std::uint64_t seed, std::uint64_t epoch) {
-  std::vector<Index> perm(n);
-  std::iota(perm.begin(), perm.end(), Index{0});
-  const std::uint64_t key = stream_key(seed ^ (std::uint64_t{kShuffle} << 56), epoch, 0);
-  for (Index i = n - 1; i > 0; --i) {
-    const auto j = static_cast<Index>(draw64(key, static_cast<std::uint64_t>(i)) % static_cast<std::uint64_t>(i + 1));
-    std::swap(perm[i], perm[j]);
-  }
-  return perm;
-}
-
 void check_state(const LayerSpec& spec, const TrainSpec& train, const OptimizerState& state) {
   const Optimizer kind = train.optimizer.kind;
   if (kind != Optimizer::sgd && state.m.size() != spec.size())
@@ -258,6 +247,17 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
                  scope.threads());
   }
   return total / static_cast<double>(N);
+}
+
+std::vector<Index> shuffled_rows(Index n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<Index> perm(n);
+  std::iota(perm.begin(), perm.end(), Index{0});
+  const std::uint64_t key = stream_key(seed ^ (std::uint64_t{kShuffle} << 56), epoch, 0);
+  for (Index i = n - 1; i > 0; --i) {
+    const auto j = static_cast<Index>(draw64(key, static_cast<std::uint64_t>(i)) % static_cast<std::uint64_t>(i + 1));
+    std::swap(perm[i], perm[j]);
+  }
+  return perm;
 }
 
 double reconstruction_loss(const LayerSpec& spec, const TrainSpec& train, const ConstVectorRef& theta,

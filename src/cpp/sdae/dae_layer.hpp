@@ -2,6 +2,7 @@
 // with W' = W^T (tied) or its own matrix Wd (untied), trained to reconstruct the clean x.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "sdae/noise.hpp"
 #include "sdae/optimizer.hpp"
@@ -72,6 +73,9 @@ double train_step(const LayerSpec& spec, const TrainSpec& train, VectorRef theta
 /// bit-identical parameters.
 double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef theta, OptimizerState& state,
                    const ConstMatrixRef& X, std::uint64_t epoch);
+
+/// The order train_epoch visits the N rows in `epoch`: a seeded Fisher-Yates shuffle.
+std::vector<Index> shuffled_rows(Index N, std::uint64_t seed, std::uint64_t epoch);
 
 /// Mean per-row loss of reconstructing X from its corruption (a fixed, epoch-independent
 /// noise stream, so validation figures are comparable between epochs). @param X (rows, n_in)

@@ -1,0 +1,86 @@
+"""A plain NumPy float64 re-statement of one dA training step, derived by hand, for checking
+the C++ core. Nothing here calls the core."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def act(a, kind):
+    if kind == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-a))
+    if kind == "tanh":
+        return np.tanh(a)
+    if kind == "relu":
+        return np.maximum(a, 0.0)
+    return a  # linear
+
+
+def act_grad(h, kind):
+    """ds/da written from the output h = s(a)."""
+    if kind == "sigmoid":
+        return h * (1.0 - h)
+    if kind == "tanh":
+        return 1.0 - h * h
+    if kind == "relu":
+        return (h > 0).astype(float)
+    return np.ones_like(h)
+
+
+def unpack(theta, n_in, n_hidden, tied):
+    theta = np.asarray(theta, dtype=np.float64)
+    W = theta[: n_in * n_hidden].reshape(n_in, n_hidden)
+    b = theta[n_in * n_hidden : n_in * n_hidden + n_hidden]
+    c = theta[n_in * n_hidden + n_hidden : n_in * n_hidden + n_hidden + n_in]
+    Wd = W.T if tied else theta[n_in * n_hidden + n_hidden + n_in :].reshape(n_hidden, n_in)
+    return W, b, c, Wd
+
+
+def loss(theta, X, Xt, n_in, n_hidden, tied, encoder, decoder, loss_kind):
+    """Mean over rows of the per-row summed loss."""
+    W, b, c, Wd = unpack(theta, n_in, n_hidden, tied)
+    X, Xt = np.asarray(X, np.float64), np.asarray(Xt, np.float64)
+    H = act(Xt @ W + b, encoder)
+    Z = act(H @ Wd + c, decoder)
+    if loss_kind == "cross-entropy":
+        return float(-np.sum(X * np.log(Z) + (1 - X) * np.log(1 - Z)) / len(X))
+    return float(np.sum((Z - X) ** 2) / len(X))
+
+
+def gradient(theta, X, Xt, n_in, n_hidden, tied, encoder, decoder, loss_kind):
+    """Backpropagation by hand: returns the flat gradient in the core's layout."""
+    W, b, c, Wd = unpack(theta, n_in, n_hidden, tied)
+    X, Xt = np.asarray(X, np.float64), np.asarray(Xt, np.float64)
+    B = len(X)
+    H = act(Xt @ W + b, encoder)
+    Z = act(H @ Wd + c, decoder)
+    if loss_kind == "cross-entropy":  # with a sigmoid decoder the two derivatives cancel
+        D2 = (Z - X) / B
+    else:
+        D2 = 2.0 * (Z - X) * act_grad(Z, decoder) / B
+    gc = D2.sum(axis=0)
+    D1 = (D2 @ Wd.T) * act_grad(H, encoder)
+    gb = D1.sum(axis=0)
+    gW = Xt.T @ D1
+    parts = [None, gb, gc]
+    if tied:
+        gW = gW + D2.T @ H
+        parts[0] = gW
+    else:
+        parts[0] = gW
+        parts.append(H.T @ D2)
+    return np.concatenate([p.ravel() for p in parts])
+
+
+def update(theta, grad, m, v, step, optimizer, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Update number `step` (from 1), textbook forms. Returns new (theta, m, v)."""
+    theta, grad = np.asarray(theta, np.float64), np.asarray(grad, np.float64)
+    if optimizer == "sgd":
+        return theta - lr * grad, m, v
+    if optimizer == "momentum":
+        m = momentum * m - lr * grad
+        return theta + m, m, v
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1**step)
+    v_hat = v / (1 - beta2**step)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
