@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sdae/activations.hpp"
+#include "sdae/minibatch_step.hpp"
 #include "sdae/rng.hpp"
 #include "sdae/threads.hpp"
 
@@ -49,85 +50,17 @@ void add_bias_activate(MatrixRef out, const ConstVectorMap& bias, Activation act
   }
 }
 
-/// H = enc(Xt W + b); Zpre = H W' + c, the decoder's pre-activation.
-/// @param Xt (B, n_in)  @param H (B, n_hidden)  @param Zpre (B, n_in)
-void forward(const LayerSpec& spec, const float* theta, const ConstMatrixRef& Xt, MatrixRef H, MatrixRef Zpre,
-             const ThreadScope& scope) {
-  H.noalias() = Xt * W_of(spec, theta);
-  add_bias_activate(H, b_of(spec, theta), spec.encoder, scope);
-  if (spec.tied)
-    Zpre.noalias() = H * W_of(spec, theta).transpose();
-  else
-    Zpre.noalias() = H * Wd_of(spec, theta);
-  add_bias_activate(Zpre, c_of(spec, theta), Activation::linear, scope);
-}
-
-/// Sum over the batch of each row's loss; with `delta`, also overwrites Zpre by dLoss/dZpre
-/// of the batch mean. Per-row sums are added in row order, so the total does not depend on
-/// the thread count. @param Zpre (B, n_in)  @param X (B, n_in)
-double loss_rows(Loss loss, Activation decoder, MatrixRef Zpre, const ConstMatrixRef& X, bool delta,
-                 const ThreadScope& scope, std::vector<double>& row_loss) {
-  const Index B = X.rows();
-  const float inv_b = 1.0f / static_cast<float>(B);
-  row_loss.assign(B, 0.0);
-#pragma omp parallel for num_threads(scope.for_elements(X.size())) schedule(static)
-  for (Index i = 0; i < B; ++i) {
-    auto a = Zpre.row(i).array();
-    const auto x = X.row(i).array();
-    if (loss == Loss::cross_entropy) {
-      // -[x log z + (1-x) log(1-z)] with z = sigmoid(a), written stably as softplus(a) - x a.
-      row_loss[i] = (a.max(0.0f) + (-a.abs()).exp().log1p() - x * a).cast<double>().sum();
-      if (delta) a = (a.logistic() - x) * inv_b;
-    } else {
-      if (decoder == Activation::sigmoid) a = a.logistic();
-      row_loss[i] = (a - x).square().cast<double>().sum();
-      if (delta) {
-        if (decoder == Activation::sigmoid)
-          a = 2.0f * inv_b * (a - x) * a * (1.0f - a);
-        else
-          a = 2.0f * inv_b * (a - x);
-      }
-    }
-  }
-  return std::accumulate(row_loss.begin(), row_loss.end(), 0.0);
-}
-
-/// Buffers of one batch, reused across the batches of a call.
-struct Workspace {
-  RowMatrixF X, Xt, H, D2, dH;
-  std::vector<double> row_loss;
-  Workspace(Index B, const LayerSpec& s) : X(B, s.n_in), Xt(B, s.n_in), H(B, s.n_hidden), D2(B, s.n_in), dH(B, s.n_hidden) {}
-};
-
-/// Mean batch loss and its gradient into grad (size P). Uses the first X.rows() rows of ws.
-double forward_backward(const LayerSpec& spec, Loss loss, const float* theta, const ConstMatrixRef& X,
-                        const ConstMatrixRef& Xt, float* grad, Workspace& ws, const ThreadScope& scope) {
-  const Index B = X.rows();
-  auto H = ws.H.topRows(B);
-  auto D2 = ws.D2.topRows(B);
-  auto dH = ws.dH.topRows(B);
-  forward(spec, theta, Xt, H, D2, scope);
-  const double total = loss_rows(loss, spec.decoder, D2, X, true, scope, ws.row_loss);
-
-  MatrixMap gW{grad, spec.n_in, spec.n_hidden};
-  VectorMap gb{grad + spec.offset_b(), spec.n_hidden};
-  VectorMap gc{grad + spec.offset_c(), spec.n_in};
-  gc.noalias() = D2.colwise().sum().transpose();
-  if (spec.tied)
-    dH.noalias() = D2 * W_of(spec, theta);
-  else
-    dH.noalias() = D2 * Wd_of(spec, theta).transpose();
-#pragma omp parallel for num_threads(scope.for_elements(dH.size())) schedule(static)
-  for (Index i = 0; i < B; ++i) multiply_derivative(dH.row(i).array(), H.row(i).array(), spec.encoder);
-  gb.noalias() = dH.colwise().sum().transpose();
-  gW.noalias() = Xt.transpose() * dH;
-  if (spec.tied) {
-    gW.noalias() += D2.transpose() * H;
-  } else {
-    MatrixMap gWd{grad + spec.offset_Wd(), spec.n_hidden, spec.n_in};
-    gWd.noalias() = H.transpose() * D2;
-  }
-  return total / static_cast<double>(B);
+/// One step on the b rows held by ws: sgd fuses the update, other optimizers go through grad.
+double step_and_update(const LayerSpec& spec, const TrainSpec& train, float* theta, OptimizerState& state, Index b,
+                       StepWorkspace& ws, VectorF& grad, int num_threads) {
+  const bool fused = train.optimizer.kind == Optimizer::sgd;
+  const double loss = minibatch_step(spec, train.loss, theta, b, fused ? StepMode::sgd_update : StepMode::gradient,
+                                     train.optimizer.lr, grad.data(), ws);
+  ++state.step;
+  if (!fused)
+    apply_update(train.optimizer, theta, grad.data(), state.m.data(), state.v.data(), spec.size(), state.step,
+                 num_threads);
+  return loss;
 }
 
 void check_state(const LayerSpec& spec, const TrainSpec& train, const OptimizerState& state) {
@@ -203,20 +136,23 @@ double loss_and_gradient(const LayerSpec& spec, Loss loss, const ConstVectorRef&
   check_cols(X.cols(), spec.n_in, "X");
   if (Xt.rows() != X.rows() || Xt.cols() != X.cols()) throw std::invalid_argument("Xt: expected the shape of X");
   if (X.rows() == 0) throw std::invalid_argument("X: no rows");
-  ThreadScope scope(num_threads);
-  Workspace ws(X.rows(), spec);
-  return forward_backward(spec, loss, theta.data(), X, Xt, grad.data(), ws, scope);
+  StepWorkspace ws(spec, X.rows(), num_threads);
+  ws.clean(X.rows()) = X;
+  ws.corrupted(X.rows()) = Xt;
+  return minibatch_step(spec, loss, const_cast<float*>(theta.data()), X.rows(), StepMode::gradient, 0.0f,
+                        grad.data(), ws);
 }
 
 double train_step(const LayerSpec& spec, const TrainSpec& train, VectorRef theta, OptimizerState& state,
                   const ConstMatrixRef& X, const ConstMatrixRef& Xt) {
   check_train(spec, train, state, theta.size());
-  VectorF grad(spec.size());
-  const double loss = loss_and_gradient(spec, train.loss, theta, X, Xt, grad, train.num_threads);
-  ++state.step;
-  apply_update(train.optimizer, theta.data(), grad.data(), state.m.data(), state.v.data(), spec.size(), state.step,
-               train.num_threads);
-  return loss;
+  if (Xt.rows() != X.rows() || Xt.cols() != X.cols() || X.cols() != spec.n_in || X.rows() == 0)
+    throw std::invalid_argument("X, Xt: expected the same (rows > 0, n_in) shape");
+  StepWorkspace ws(spec, X.rows(), train.num_threads);
+  ws.clean(X.rows()) = X;
+  ws.corrupted(X.rows()) = Xt;
+  VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());
+  return step_and_update(spec, train, theta.data(), state, X.rows(), ws, grad, train.num_threads);
 }
 
 double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef theta, OptimizerState& state,
@@ -228,23 +164,21 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
   ThreadScope scope(train.num_threads);
   const Index B = std::min(train.batch_size, N);
   const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
-  Workspace ws(B, spec);
-  VectorF grad(spec.size());
+  StepWorkspace ws(spec, B, train.num_threads);
+  VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());
   double total = 0.0;
   for (Index start = 0; start < N; start += B) {
     const Index b = std::min(B, N - start);
+    auto clean = ws.clean(b);
+    auto noisy = ws.corrupted(b);
 #pragma omp parallel for num_threads(scope.for_elements(b * spec.n_in)) schedule(static)
     for (Index i = 0; i < b; ++i) {
       const Index row = perm[start + i];
-      ws.X.row(i) = X.row(row);
-      corrupt_row(X.row(row).data(), ws.Xt.row(i).data(), spec.n_in, train.noise,
+      clean.row(i) = X.row(row);
+      corrupt_row(X.row(row).data(), noisy.row(i).data(), spec.n_in, train.noise,
                   row_noise_key(train.seed, epoch, static_cast<std::uint64_t>(row)));
     }
-    total += forward_backward(spec, train.loss, theta.data(), ws.X.topRows(b), ws.Xt.topRows(b), grad.data(), ws,
-                              scope) * static_cast<double>(b);
-    ++state.step;
-    apply_update(train.optimizer, theta.data(), grad.data(), state.m.data(), state.v.data(), spec.size(), state.step,
-                 scope.threads());
+    total += step_and_update(spec, train, theta.data(), state, b, ws, grad, scope.threads()) * static_cast<double>(b);
   }
   return total / static_cast<double>(N);
 }
@@ -271,18 +205,17 @@ double reconstruction_loss(const LayerSpec& spec, const TrainSpec& train, const 
   if (N == 0) throw std::invalid_argument("X: no rows");
   ThreadScope scope(train.num_threads);
   const Index chunk = std::min<Index>(N, 1024);
-  Workspace ws(chunk, spec);
+  StepWorkspace ws(spec, chunk, train.num_threads);
   constexpr std::uint64_t kValidEpoch = ~std::uint64_t{0};
   const std::uint64_t seed = train.seed ^ (std::uint64_t{kValidNoise} << 56);
   double total = 0.0;
   for (Index start = 0; start < N; start += chunk) {
     const Index b = std::min(chunk, N - start);
-    auto Xt = ws.Xt.topRows(b);
-    corrupt(X.middleRows(start, b), Xt, train.noise, seed, kValidEpoch, static_cast<std::uint64_t>(start),
+    ws.clean(b) = X.middleRows(start, b);
+    corrupt(X.middleRows(start, b), ws.corrupted(b), train.noise, seed, kValidEpoch, static_cast<std::uint64_t>(start),
             scope.threads());
-    auto D2 = ws.D2.topRows(b);
-    forward(spec, theta.data(), Xt, ws.H.topRows(b), D2, scope);
-    total += loss_rows(train.loss, spec.decoder, D2, X.middleRows(start, b), false, scope, ws.row_loss);
+    total += minibatch_step(spec, train.loss, const_cast<float*>(theta.data()), b, StepMode::loss_only, 0.0f,
+                            nullptr, ws) * static_cast<double>(b);
   }
   return total / static_cast<double>(N);
 }

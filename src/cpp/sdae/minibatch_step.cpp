@@ -1,0 +1,179 @@
+#include "sdae/minibatch_step.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "sdae/activations.hpp"
+#include "sdae/small_batch.hpp"
+#include "sdae/threads.hpp"
+
+namespace sdae {
+namespace {
+
+/// Bounds of `parts` near-equal slices of [0, n), inner bounds on multiples of 16 floats
+/// (a cache line) so that threads never share one.
+std::vector<Index> slice_bounds(Index n, int parts) {
+  std::vector<Index> bounds(parts + 1);
+  for (int t = 0; t <= parts; ++t) bounds[t] = std::min(n, (n * t / parts + 15) / 16 * 16);
+  bounds[parts] = n;
+  return bounds;
+}
+
+/// Threads worth using for a layer: enough work per thread and at least 32 hidden units each.
+int step_threads(const LayerSpec& spec, Index max_batch, int num_threads) {
+  const int n = resolve_threads(num_threads);
+  const long work = static_cast<long>(max_batch) * spec.n_in * spec.n_hidden;
+  if (work < (1L << 16)) return 1;
+  return static_cast<int>(std::max<Index>(1, std::min<Index>(n, spec.n_hidden / 32)));
+}
+
+/// The summed loss of one row segment from the decoder pre-activation a; with `delta`, a is
+/// overwritten by dLoss/da scaled by inv_b (the batch mean).
+template <class A, class X>
+double segment_loss(A&& a, const X& x, Loss loss, Activation decoder, bool delta, float inv_b) {
+  double total;
+  if (loss == Loss::cross_entropy) {
+    // -[x log z + (1-x) log(1-z)] with z = sigmoid(a), written stably as softplus(a) - x a.
+    total = (a.max(0.0f) + (-a.abs()).exp().log1p() - x * a).template cast<double>().sum();
+    if (delta) a = (a.logistic() - x) * inv_b;
+    return total;
+  }
+  if (decoder == Activation::sigmoid) a = a.logistic();
+  total = (a - x).square().template cast<double>().sum();
+  if (delta) {
+    if (decoder == Activation::sigmoid)
+      a = (2.0f * inv_b) * (a - x) * a * (1.0f - a);
+    else
+      a = (2.0f * inv_b) * (a - x);
+  }
+  return total;
+}
+
+/// target -= lr * value (sgd_update) or grad_target = value (gradient).
+template <class T, class G, class V>
+void apply(StepMode mode, float lr, T&& target, G&& grad_target, const V& value) {
+  if (mode == StepMode::sgd_update)
+    target.noalias() -= lr * value;
+  else
+    grad_target.noalias() = value;
+}
+
+}  // namespace
+
+StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads)
+    : max_batch_(max_batch),
+      threads_(step_threads(spec, max_batch, num_threads)),
+      X_(max_batch, spec.n_in),
+      XD_(2 * max_batch, spec.n_in),
+      DH_(2 * max_batch, spec.n_hidden),
+      Zpart_(threads_, RowMatrixF(max_batch, spec.n_in)),
+      row_loss_(static_cast<size_t>(threads_) * max_batch),
+      hidden_begin_(slice_bounds(spec.n_hidden, threads_)),
+      feature_begin_(slice_bounds(spec.n_in, threads_)) {}
+
+double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, StepMode mode, float lr, float* grad,
+                      StepWorkspace& ws) {
+  const Index n_in = spec.n_in, n_h = spec.n_hidden;
+  const bool backward = mode != StepMode::loss_only;
+  const float inv_b = 1.0f / static_cast<float>(b);
+  MatrixMap W(theta, n_in, n_h);
+  VectorMap bias(theta + spec.offset_b(), n_h);
+  VectorMap cbias(theta + spec.offset_c(), n_in);
+  MatrixMap Wd(theta + spec.offset_Wd(), spec.tied ? 0 : n_h, spec.tied ? 0 : n_in);
+  // Gradient blocks, laid out as theta (only touched in gradient mode).
+  float* g = grad != nullptr ? grad : theta;
+  MatrixMap gW(g, n_in, n_h);
+  VectorMap gb(g + spec.offset_b(), n_h);
+  VectorMap gc(g + spec.offset_c(), n_in);
+  MatrixMap gWd(g + spec.offset_Wd(), spec.tied ? 0 : n_h, spec.tied ? 0 : n_in);
+
+  auto X = ws.X_.topRows(b);
+  auto XD = ws.XD_.topRows(2 * b);  // [Xt; D2]: one product updates W from both terms (tied)
+  auto Xt = ws.XD_.topRows(b);
+  auto D2 = ws.XD_.middleRows(b, b);
+  auto DH = ws.DH_.topRows(2 * b);  // [D1; H]
+  auto D1 = ws.DH_.topRows(b);
+  auto H = ws.DH_.middleRows(b, b);
+  const int T = ws.threads_;
+
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num();
+    const Index j0 = ws.hidden_begin_[t], w = ws.hidden_begin_[t + 1] - j0;
+    const Index k0 = ws.feature_begin_[t], kw = ws.feature_begin_[t + 1] - k0;
+
+    // Encode this thread's hidden units, and its share of the decoder's pre-activation.
+    const bool small = b <= kSmallBatch;
+    auto Hs = H.middleCols(j0, w);
+    if (small)
+      small_times(Hs, Xt, W.middleCols(j0, w));
+    else
+      Hs.noalias() = Xt * W.middleCols(j0, w);
+    for (Index i = 0; i < b; ++i) {
+      auto row = Hs.row(i).array();
+      row += bias.segment(j0, w).transpose().array();
+      activate(row, spec.encoder);
+    }
+    auto Zp = ws.Zpart_[t].topRows(b);
+    if (spec.tied && small)
+      small_times_transpose(Zp, Hs, W.middleCols(j0, w));
+    else if (spec.tied)
+      Zp.noalias() = Hs * W.middleCols(j0, w).transpose();
+    else if (small)
+      small_times(Zp, Hs, Wd.middleRows(j0, w));
+    else
+      Zp.noalias() = Hs * Wd.middleRows(j0, w);
+#pragma omp barrier
+
+    // This thread's input features: sum the shares in thread order (deterministic), add c,
+    // take the loss and the output delta.
+    for (Index i = 0; i < b; ++i) {
+      auto a = D2.row(i).segment(k0, kw).array();
+      a = ws.Zpart_[0].row(i).segment(k0, kw).array() + cbias.segment(k0, kw).transpose().array();
+      for (int u = 1; u < T; ++u) a += ws.Zpart_[u].row(i).segment(k0, kw).array();
+      ws.row_loss_[static_cast<size_t>(t) * ws.max_batch_ + i] =
+          segment_loss(a, X.row(i).segment(k0, kw).array(), loss, spec.decoder, backward, inv_b);
+    }
+    if (backward) {
+      apply(mode, lr, cbias.segment(k0, kw), gc.segment(k0, kw), D2.middleCols(k0, kw).colwise().sum().transpose());
+    }
+#pragma omp barrier
+
+    if (backward) {
+      // Back through this thread's hidden units, then update its block of W (and Wd).
+      auto D1s = D1.middleCols(j0, w);
+      if (spec.tied && small)
+        small_times(D1s, D2, W.middleCols(j0, w));
+      else if (spec.tied)
+        D1s.noalias() = D2 * W.middleCols(j0, w);
+      else if (small)
+        small_times_transpose(D1s, D2, Wd.middleRows(j0, w));
+      else
+        D1s.noalias() = D2 * Wd.middleRows(j0, w).transpose();
+      for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
+      apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
+      if (small && mode == StepMode::sgd_update) {
+        if (spec.tied) {
+          small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
+        } else {
+          small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
+          small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
+        }
+      } else if (spec.tied) {
+        // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]
+        apply(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD.transpose() * DH.middleCols(j0, w));
+      } else {
+        apply(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt.transpose() * D1s);
+        apply(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs.transpose() * D2);
+      }
+    }
+  }
+
+  double total = 0.0;
+  for (Index i = 0; i < b; ++i)
+    for (int u = 0; u < T; ++u) total += ws.row_loss_[static_cast<size_t>(u) * ws.max_batch_ + i];
+  return total / static_cast<double>(b);
+}
+
+}  // namespace sdae

@@ -1,0 +1,52 @@
+// The fused minibatch step of a dA layer, partitioned over hidden units: each thread owns a
+// slice of the hidden units and so a block of columns of W (and rows of Wd), and streams only
+// that block through encode, decode, backprop and update. The block stays in the thread's own
+// cache between the passes, and no gradient buffer is needed for plain SGD.
+#pragma once
+#include <vector>
+
+#include "sdae/layer_spec.hpp"
+#include "sdae/types.hpp"
+
+namespace sdae {
+
+enum class StepMode {
+  loss_only,   ///< forward and loss (validation)
+  gradient,    ///< also the gradient, written to grad
+  sgd_update,  ///< also theta -= lr * gradient, fused into the backward pass
+};
+
+/// Buffers of a minibatch step, sized once per call and reused across batches. The caller fills
+/// clean(b) and corrupted(b) before each step.
+class StepWorkspace {
+ public:
+  StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads);
+
+  /// The clean rows of a batch of b. (b, n_in)
+  MatrixRef clean(Index b) { return X_.topRows(b); }
+  /// The corrupted rows of a batch of b. (b, n_in)
+  MatrixRef corrupted(Index b) { return XD_.topRows(b); }
+
+  Index max_batch() const { return max_batch_; }
+  int threads() const { return threads_; }
+
+ private:
+  friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&);
+  Index max_batch_;
+  int threads_;
+  RowMatrixF X_;                 // (B, n_in) clean rows
+  RowMatrixF XD_;                // (2B, n_in): corrupted rows of the batch, then dLoss/dZpre
+  RowMatrixF DH_;                // (2B, n_hidden): dLoss/d(encoder pre-activation), then H
+  std::vector<RowMatrixF> Zpart_;  // per thread (B, n_in): its slice's share of H W'
+  std::vector<double> row_loss_;   // (threads * B)
+  std::vector<Index> hidden_begin_;   // (threads + 1) slice bounds over hidden units
+  std::vector<Index> feature_begin_;  // (threads + 1) slice bounds over input features
+};
+
+/// One step on the b rows the workspace holds. Returns the batch's mean per-row loss.
+/// @param theta (spec.size()), updated in place for sgd_update
+/// @param grad (spec.size()), written for gradient; unused otherwise (may be null)
+double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, StepMode mode, float lr, float* grad,
+                      StepWorkspace& ws);
+
+}  // namespace sdae
