@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import mmap
 import os
 import sys
 import tempfile
@@ -405,3 +406,21 @@ class MatrixWriter:
     def _abort(self, exc: BaseException) -> None:
         # atomic_output sees the exception and deletes its temp file.
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+# ---------------------------------------------------------------- chunked reading
+
+def iter_chunks(array: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, block of rows) over a matrix. The pages of a memory-mapped .npy are handed
+    back to the OS once a block is used, so resident memory stays at about one block however
+    long the file is."""
+    mapping = getattr(array, "_mmap", None) if isinstance(array, np.memmap) else None
+    row_bytes = array.strides[0] if array.ndim == 2 else 0
+    # np.memmap maps from the offset rounded down to the allocation granularity.
+    lead = array.offset % mmap.ALLOCATIONGRANULARITY if mapping is not None else 0
+    for start in range(0, array.shape[0], chunk_rows):
+        yield start, array[start:start + chunk_rows]
+        if mapping is not None and hasattr(mapping, "madvise") and array.flags.c_contiguous:
+            used = lead + min(start + chunk_rows, array.shape[0]) * row_bytes
+            with contextlib.suppress(OSError, ValueError):
+                mapping.madvise(mmap.MADV_DONTNEED, 0, used - used % mmap.PAGESIZE)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .data import atomic_output
+from .data import atomic_output, iter_chunks
 from .errors import ModelError, DataError
 from .layer import Layer
 from .scaling import Scaler, check_finite
@@ -50,8 +50,8 @@ class SDAE:
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
-        for start in range(0, X.shape[0], chunk_rows):
-            H = self._scaled_chunk(X, start, chunk_rows, source)
+        for start, chunk in iter_chunks(X, chunk_rows):
+            H = self._scaled_chunk(chunk, start, source)
             for lay in self.layers[:depth]:
                 H = lay.encode(H, threads)
             yield H
@@ -60,8 +60,8 @@ class SDAE:
                      chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
         """Up through every layer and back down, in the input's original units, a chunk at a time."""
         self.check_input(X, source)
-        for start in range(0, X.shape[0], chunk_rows):
-            H = self._scaled_chunk(X, start, chunk_rows, source)
+        for start, chunk in iter_chunks(X, chunk_rows):
+            H = self._scaled_chunk(chunk, start, source)
             for lay in self.layers:
                 H = lay.encode(H, threads)
             for lay in reversed(self.layers):
@@ -74,8 +74,7 @@ class SDAE:
     def denoise(self, X, threads: int = 0) -> np.ndarray:
         return np.concatenate(list(self.iter_denoise(X, threads)))
 
-    def _scaled_chunk(self, X, start: int, chunk_rows: int, source: str) -> np.ndarray:
-        chunk = X[start : start + chunk_rows]
+    def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:
         check_finite(chunk, source, first_row=start)
         return self.scaler.transform(chunk)
 
