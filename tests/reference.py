@@ -84,3 +84,61 @@ def update(theta, grad, m, v, step, optimizer, lr, momentum=0.9, beta1=0.9, beta
     m_hat = m / (1 - beta1**step)
     v_hat = v / (1 - beta2**step)
     return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+# --- the stack, for fine-tuning ------------------------------------------------------------------
+
+def stack_unpack(theta, dims):
+    """dims: [(n_in, n_out), ...] → [(M, bias), ...] views in the core's layout."""
+    theta = np.asarray(theta, dtype=np.float64)
+    out, at = [], 0
+    for n_in, n_out in dims:
+        M = theta[at : at + n_in * n_out].reshape(n_in, n_out)
+        at += n_in * n_out
+        out.append((M, theta[at : at + n_out]))
+        at += n_out
+    return out
+
+
+def stack_forward(theta, dims, acts, loss_kind, X):
+    """All activations [X, A1, ..., output]; softmax on the last layer for "nll"."""
+    A = [np.asarray(X, np.float64)]
+    params = stack_unpack(theta, dims)
+    for j, (M, bias) in enumerate(params):
+        Z = A[-1] @ M + bias
+        if j == len(params) - 1 and loss_kind == "nll":
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            A.append(E / E.sum(axis=1, keepdims=True))
+        else:
+            A.append(act(Z, acts[j]))
+    return A
+
+
+def stack_loss(theta, dims, acts, loss_kind, X, Y):
+    P = stack_forward(theta, dims, acts, loss_kind, X)[-1]
+    Y = np.asarray(Y, np.float64)
+    if loss_kind == "nll":
+        rows = -np.sum(Y * np.log(P), axis=1)
+    elif loss_kind == "cross-entropy":
+        rows = -np.sum(Y * np.log(P) + (1 - Y) * np.log(1 - P), axis=1)
+    else:
+        rows = np.sum((P - Y) ** 2, axis=1)
+    return float(rows.mean())
+
+
+def stack_gradient(theta, dims, acts, loss_kind, X, Y):
+    A = stack_forward(theta, dims, acts, loss_kind, X)
+    params = stack_unpack(theta, dims)
+    Y = np.asarray(Y, np.float64)
+    B = len(Y)
+    if loss_kind in ("nll", "cross-entropy"):  # softmax/sigmoid output: the derivatives cancel
+        D = (A[-1] - Y) / B
+    else:
+        D = 2 * (A[-1] - Y) * act_grad(A[-1], acts[-1]) / B
+    grads = [None] * len(params)
+    for j in range(len(params) - 1, -1, -1):
+        M, _ = params[j]
+        grads[j] = (A[j].T @ D, D.sum(axis=0))
+        if j:
+            D = (D @ M.T) * act_grad(A[j], acts[j - 1])
+    return np.concatenate([np.concatenate([gM.ravel(), gb]) for gM, gb in grads])

@@ -8,6 +8,7 @@
 
 #include "sdae/dae_layer.hpp"
 #include "sdae/noise.hpp"
+#include "sdae/stack.hpp"
 
 namespace py = pybind11;
 using namespace sdae;
@@ -154,6 +155,73 @@ PYBIND11_MODULE(_core, mod) {
 
   mod.def("shuffled_rows", &shuffled_rows, py::arg("n"), py::arg("seed"), py::arg("epoch"),
           "The order train_epoch visits n rows in `epoch`.");
+
+  // --- the whole stack, for fine-tuning -------------------------------------------------------
+  py::enum_<OutputLoss>(mod, "OutputLoss")
+      .value("softmax_nll", OutputLoss::softmax_nll)
+      .value("cross_entropy", OutputLoss::cross_entropy)
+      .value("squared_error", OutputLoss::squared_error);
+
+  py::class_<StackSpec>(mod, "StackSpec")
+      .def(py::init([](const std::vector<std::tuple<Index, Index, Activation>>& layers, OutputLoss loss) {
+             StackSpec s;
+             for (const auto& [n_in, n_out, act] : layers) s.layers.push_back(DenseSpec{n_in, n_out, act});
+             s.loss = loss;
+             validate(s);
+             return s;
+           }),
+           py::arg("layers"), py::arg("loss"), "layers: (n_in, n_out, activation) bottom to top.")
+      .def_property_readonly("size", &StackSpec::size)
+      .def_property_readonly("n_in", &StackSpec::n_in)
+      .def_property_readonly("n_out", &StackSpec::n_out);
+
+  py::class_<StackTrainSpec>(mod, "StackTrainSpec")
+      .def(py::init([](NoiseType noise, float noise_level, float noise_low, float noise_high, Optimizer optimizer,
+                       float lr, float momentum, float beta1, float beta2, float eps, Index batch_size,
+                       std::uint64_t seed, int num_threads) {
+             StackTrainSpec t;
+             t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
+             t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
+             t.batch_size = batch_size;
+             t.seed = seed;
+             t.num_threads = num_threads;
+             validate(t.noise);
+             validate(t.optimizer);
+             if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
+             return t;
+           }),
+           py::kw_only(), py::arg("noise") = NoiseType::none, py::arg("noise_level") = 0.0f,
+           py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f, py::arg("optimizer") = Optimizer::sgd,
+           py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+           py::arg("eps") = 1e-8f, py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("num_threads") = 0);
+
+  mod.def("stack_forward", [](const StackSpec& spec, InVector theta, InMatrix X, OutMatrix out, int num_threads) {
+    py::gil_scoped_release nogil;
+    stack_forward(spec, theta, X, out, num_threads);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("out").noconvert(),
+     py::arg("num_threads") = 0, "The stack's output for X (softmax probabilities under softmax_nll).");
+
+  mod.def("stack_loss_and_gradient", [](const StackSpec& spec, InVector theta, InMatrix X, InMatrix Y,
+                                        OutVector grad, int num_threads) {
+    py::gil_scoped_release nogil;
+    return stack_loss_and_gradient(spec, theta, X, Y, grad, num_threads);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+     py::arg("grad").noconvert(), py::arg("num_threads") = 0);
+
+  mod.def("stack_row_loss", [](const StackSpec& spec, InVector theta, InMatrix X, InMatrix Y, OutVector row_loss,
+                               int num_threads) {
+    py::gil_scoped_release nogil;
+    stack_row_loss(spec, theta, X, Y, row_loss, num_threads);
+  }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+     py::arg("row_loss").noconvert(), py::arg("num_threads") = 0);
+
+  mod.def("stack_train_epoch", [](const StackSpec& spec, const StackTrainSpec& train, OutVector theta, OutVector m,
+                                  OutVector v, std::int64_t step, InMatrix X, InMatrix Y, std::uint64_t epoch) {
+    py::gil_scoped_release nogil;
+    return stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch);
+  }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
+     py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
+     py::arg("epoch"), "One epoch of fine-tuning X -> Y. Returns (mean loss per row, updates so far).");
 
   mod.def("max_threads", []() { return omp_get_num_procs(); }, "The default thread count.");
 }

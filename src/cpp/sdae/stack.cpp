@@ -1,0 +1,264 @@
+#include "sdae/stack.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "sdae/activations.hpp"
+#include "sdae/dae_layer.hpp"
+#include "sdae/threads.hpp"
+
+namespace sdae {
+namespace {
+
+struct Offsets {
+  std::vector<Index> weight, bias;
+};
+
+Offsets offsets_of(const StackSpec& spec) {
+  Offsets o;
+  Index at = 0;
+  for (const DenseSpec& d : spec.layers) {
+    o.weight.push_back(at);
+    at += d.n_in * d.n_out;
+    o.bias.push_back(at);
+    at += d.n_out;
+  }
+  return o;
+}
+
+/// Activations of every layer for one batch, reused across batches.
+struct StackWorkspace {
+  std::vector<RowMatrixF> A;  // A[0] input (corrupted), A[j+1] output of layer j
+  RowMatrixF Y;               // targets of the batch
+  RowMatrixF D, D_next;       // deltas
+  std::vector<double> row_loss;
+  StackWorkspace(const StackSpec& spec, Index B) : Y(B, spec.n_out()), row_loss(B) {
+    A.emplace_back(B, spec.n_in());
+    for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
+  }
+};
+
+void softmax_rows(MatrixRef Z, const ThreadScope& scope) {
+#pragma omp parallel for num_threads(scope.for_elements(Z.size())) schedule(static)
+  for (Index i = 0; i < Z.rows(); ++i) {
+    auto z = Z.row(i).array();
+    z = (z - z.maxCoeff()).exp();
+    z /= z.sum();
+  }
+}
+
+/// Runs the first b rows of ws.A[0] through the chain.
+void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, StackWorkspace& ws,
+             const ThreadScope& scope) {
+  const size_t L = spec.layers.size();
+  for (size_t j = 0; j < L; ++j) {
+    const DenseSpec& d = spec.layers[j];
+    ConstMatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
+    ConstVectorMap bias(theta + o.bias[j], d.n_out);
+    auto out = ws.A[j + 1].topRows(b);
+    out.noalias() = ws.A[j].topRows(b) * M;
+    const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
+#pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
+    for (Index i = 0; i < b; ++i) {
+      auto row = out.row(i).array();
+      row += bias.transpose().array();
+      if (!softmax) activate(row, d.activation);
+    }
+    if (softmax) softmax_rows(out, scope);
+  }
+}
+
+/// Per-row losses of the output against ws.Y into ws.row_loss; with `delta`, ws.D = dLoss/dZ
+/// of the last layer's pre-activation, scaled for the batch mean.
+void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws, const ThreadScope& scope) {
+  auto P = ws.A.back().topRows(b);
+  auto Y = ws.Y.topRows(b);
+  const Activation out_act = spec.layers.back().activation;
+  const float inv_b = 1.0f / static_cast<float>(b);
+  if (delta) ws.D.resize(b, spec.n_out());
+#pragma omp parallel for num_threads(scope.for_elements(P.size())) schedule(static)
+  for (Index i = 0; i < b; ++i) {
+    const auto p = P.row(i).array();
+    const auto y = Y.row(i).array();
+    switch (spec.loss) {
+      case OutputLoss::softmax_nll:
+        ws.row_loss[i] = -(y * p.max(1e-30f).log()).cast<double>().sum();
+        if (delta) ws.D.row(i).array() = (p - y) * inv_b;
+        break;
+      case OutputLoss::cross_entropy: {
+        const auto q = p.max(1e-7f).min(1.0f - 1e-7f);  // keep the logs finite at saturation
+        ws.row_loss[i] = -(y * q.log() + (1.0f - y) * (1.0f - q).log()).cast<double>().sum();
+        if (delta) ws.D.row(i).array() = (p - y) * inv_b;
+        break;
+      }
+      case OutputLoss::squared_error:
+        ws.row_loss[i] = (p - y).square().cast<double>().sum();
+        if (delta) {
+          auto dr = ws.D.row(i).array();
+          dr = (2.0f * inv_b) * (p - y);
+          multiply_derivative(dr, p, out_act);
+        }
+        break;
+    }
+  }
+}
+
+/// Backprop from ws.D through every layer; gradient into grad (layout of theta).
+void backward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, float* grad, StackWorkspace& ws,
+              const ThreadScope& scope) {
+  for (size_t j = spec.layers.size(); j-- > 0;) {
+    const DenseSpec& d = spec.layers[j];
+    MatrixMap gM(grad + o.weight[j], d.n_in, d.n_out);
+    VectorMap gb(grad + o.bias[j], d.n_out);
+    const auto A = ws.A[j].topRows(b);
+    gM.noalias() = A.transpose() * ws.D;
+    gb.noalias() = ws.D.colwise().sum().transpose();
+    if (j == 0) break;
+    ConstMatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
+    ws.D_next.resize(b, d.n_in);
+    ws.D_next.noalias() = ws.D * M.transpose();
+    const Activation below = spec.layers[j - 1].activation;
+#pragma omp parallel for num_threads(scope.for_elements(ws.D_next.size())) schedule(static)
+    for (Index i = 0; i < b; ++i) multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
+    std::swap(ws.D, ws.D_next);
+  }
+}
+
+void check_data(const StackSpec& spec, const ConstMatrixRef& X, const ConstMatrixRef& Y) {
+  if (X.cols() != spec.n_in())
+    throw std::invalid_argument("X: expected " + std::to_string(spec.n_in()) + " columns, got " +
+                                std::to_string(X.cols()));
+  if (Y.rows() != X.rows() || Y.cols() != spec.n_out())
+    throw std::invalid_argument("Y: expected (rows of X, " + std::to_string(spec.n_out()) + ")");
+  if (X.rows() == 0) throw std::invalid_argument("X: no rows");
+}
+
+void check_theta(const StackSpec& spec, Index size, const char* name) {
+  if (size != spec.size())
+    throw std::invalid_argument(std::string(name) + ": expected " + std::to_string(spec.size()) + " parameters");
+}
+
+double sum_losses(const std::vector<double>& row_loss, Index b) {
+  return std::accumulate(row_loss.begin(), row_loss.begin() + b, 0.0);
+}
+
+}  // namespace
+
+Index StackSpec::size() const {
+  Index total = 0;
+  for (const DenseSpec& d : layers) total += d.n_in * d.n_out + d.n_out;
+  return total;
+}
+
+void validate(const StackSpec& spec) {
+  if (spec.layers.empty()) throw std::invalid_argument("the stack has no layers");
+  for (size_t j = 0; j < spec.layers.size(); ++j) {
+    if (spec.layers[j].n_in <= 0 || spec.layers[j].n_out <= 0) throw std::invalid_argument("layer sizes must be > 0");
+    if (j > 0 && spec.layers[j].n_in != spec.layers[j - 1].n_out)
+      throw std::invalid_argument("layer " + std::to_string(j) + " takes " + std::to_string(spec.layers[j].n_in) +
+                                  " inputs but the layer below gives " + std::to_string(spec.layers[j - 1].n_out));
+  }
+  if (spec.loss == OutputLoss::softmax_nll && spec.n_out() < 2)
+    throw std::invalid_argument("softmax needs at least 2 outputs");
+  if (spec.loss == OutputLoss::cross_entropy && spec.layers.back().activation != Activation::sigmoid)
+    throw std::invalid_argument("cross-entropy needs a sigmoid output");
+}
+
+void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X, MatrixRef out,
+                   int num_threads) {
+  validate(spec);
+  check_theta(spec, theta.size(), "theta");
+  if (X.cols() != spec.n_in()) throw std::invalid_argument("X: expected " + std::to_string(spec.n_in()) + " columns");
+  if (out.rows() != X.rows() || out.cols() != spec.n_out()) throw std::invalid_argument("out: expected (rows of X, n_out)");
+  ThreadScope scope(num_threads);
+  const Offsets o = offsets_of(spec);
+  const Index chunk = std::min<Index>(std::max<Index>(X.rows(), 1), 4096);
+  StackWorkspace ws(spec, chunk);
+  for (Index start = 0; start < X.rows(); start += chunk) {
+    const Index b = std::min(chunk, X.rows() - start);
+    ws.A[0].topRows(b) = X.middleRows(start, b);
+    forward(spec, o, theta.data(), b, ws, scope);
+    out.middleRows(start, b) = ws.A.back().topRows(b);
+  }
+}
+
+double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
+                               const ConstMatrixRef& Y, VectorRef grad, int num_threads) {
+  validate(spec);
+  check_theta(spec, theta.size(), "theta");
+  check_theta(spec, grad.size(), "grad");
+  check_data(spec, X, Y);
+  ThreadScope scope(num_threads);
+  const Offsets o = offsets_of(spec);
+  const Index b = X.rows();
+  StackWorkspace ws(spec, b);
+  ws.A[0] = X;
+  ws.Y = Y;
+  forward(spec, o, theta.data(), b, ws, scope);
+  output_loss(spec, b, true, ws, scope);
+  backward(spec, o, theta.data(), b, grad.data(), ws, scope);
+  return sum_losses(ws.row_loss, b) / static_cast<double>(b);
+}
+
+void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
+                    const ConstMatrixRef& Y, VectorRef row_loss, int num_threads) {
+  validate(spec);
+  check_theta(spec, theta.size(), "theta");
+  check_data(spec, X, Y);
+  if (row_loss.size() != X.rows()) throw std::invalid_argument("row_loss: expected one value per row of X");
+  ThreadScope scope(num_threads);
+  const Offsets o = offsets_of(spec);
+  const Index chunk = std::min<Index>(X.rows(), 4096);
+  StackWorkspace ws(spec, chunk);
+  for (Index start = 0; start < X.rows(); start += chunk) {
+    const Index b = std::min(chunk, X.rows() - start);
+    ws.A[0].topRows(b) = X.middleRows(start, b);
+    ws.Y.topRows(b) = Y.middleRows(start, b);
+    forward(spec, o, theta.data(), b, ws, scope);
+    output_loss(spec, b, false, ws, scope);
+    for (Index i = 0; i < b; ++i) row_loss[start + i] = static_cast<float>(ws.row_loss[i]);
+  }
+}
+
+std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
+                                                  VectorRef m, VectorRef v, std::int64_t step,
+                                                  const ConstMatrixRef& X, const ConstMatrixRef& Y,
+                                                  std::uint64_t epoch) {
+  validate(spec);
+  validate(train.noise);
+  validate(train.optimizer);
+  check_theta(spec, theta.size(), "theta");
+  check_data(spec, X, Y);
+  if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
+  if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
+  if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
+  ThreadScope scope(train.num_threads);
+  const Offsets o = offsets_of(spec);
+  const Index N = X.rows();
+  const Index B = std::min(train.batch_size, N);
+  const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
+  StackWorkspace ws(spec, B);
+  VectorF grad(spec.size());
+  double total = 0.0;
+  for (Index start = 0; start < N; start += B) {
+    const Index b = std::min(B, N - start);
+#pragma omp parallel for num_threads(scope.for_elements(b * spec.n_in())) schedule(static)
+    for (Index i = 0; i < b; ++i) {
+      const Index row = perm[start + i];
+      corrupt_row(X.row(row).data(), ws.A[0].row(i).data(), spec.n_in(), train.noise,
+                  row_noise_key(train.seed, epoch, static_cast<std::uint64_t>(row)));
+      ws.Y.row(i) = Y.row(row);
+    }
+    forward(spec, o, theta.data(), b, ws, scope);
+    output_loss(spec, b, true, ws, scope);
+    backward(spec, o, theta.data(), b, grad.data(), ws, scope);
+    total += sum_losses(ws.row_loss, b);
+    ++step;
+    apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step, scope.threads());
+  }
+  return {total / static_cast<double>(N), step};
+}
+
+}  // namespace sdae

@@ -1,0 +1,69 @@
+// The whole stack as a chain of dense layers, for fine-tuning end to end: the encoders with a
+// softmax on top (supervised), or the encoders followed by the decoders (the unrolled deep
+// autoencoder). Each dense layer j computes A_{j+1} = act_j(A_j M_j + bias_j).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sdae/noise.hpp"
+#include "sdae/optimizer.hpp"
+#include "sdae/types.hpp"
+
+namespace sdae {
+
+enum class OutputLoss {
+  softmax_nll,    ///< softmax output, negative log-likelihood of one-hot (or soft) targets
+  cross_entropy,  ///< sigmoid output, cross-entropy summed over outputs
+  squared_error,  ///< any output, squared error summed over outputs
+};
+
+struct DenseSpec {
+  Index n_in = 0;
+  Index n_out = 0;
+  Activation activation = Activation::sigmoid;  ///< ignored for the last layer under softmax_nll
+};
+
+/// The chain; parameters sit in one flat vector: M_0 (n_in, n_out) | bias_0 (n_out) | M_1 | ...
+struct StackSpec {
+  std::vector<DenseSpec> layers;
+  OutputLoss loss = OutputLoss::softmax_nll;
+
+  Index size() const;
+  Index n_in() const { return layers.front().n_in; }
+  Index n_out() const { return layers.back().n_out; }
+};
+
+/// Throws std::invalid_argument unless the layers chain and the loss fits the output.
+void validate(const StackSpec& spec);
+
+struct StackTrainSpec {
+  NoiseSpec noise;  ///< corruption of the input (none for supervised fine-tuning)
+  OptimizerSpec optimizer;
+  Index batch_size = 32;
+  std::uint64_t seed = 0;
+  int num_threads = 0;
+};
+
+/// The output of the chain (softmax probabilities under softmax_nll). @param X (rows, n_in)
+/// @param out (rows, n_out)
+void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X, MatrixRef out,
+                   int num_threads);
+
+/// Mean over rows of the per-row loss of out(X) against Y (no corruption), and its gradient.
+/// @param X (B, n_in)  @param Y (B, n_out)  @param grad (spec.size())
+double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
+                               const ConstMatrixRef& Y, VectorRef grad, int num_threads);
+
+/// Per-row loss of out(X) against Y (no corruption). @param row_loss (rows)
+void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
+                    const ConstMatrixRef& Y, VectorRef row_loss, int num_threads);
+
+/// One epoch of minibatch fine-tuning of X -> Y: seeded shuffle, input corruption keyed by
+/// (seed, epoch, row), backprop through every layer, update. Returns (mean loss, updates so far).
+/// @param m, v (spec.size()) optimizer state as for a dA layer
+std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
+                                                  VectorRef m, VectorRef v, std::int64_t step,
+                                                  const ConstMatrixRef& X, const ConstMatrixRef& Y,
+                                                  std::uint64_t epoch);
+
+}  // namespace sdae

@@ -1,0 +1,120 @@
+"""Fine-tuning through the whole stack: the C++ chain against the NumPy reference and finite
+differences, and its epoch loop against a replay."""
+import numpy as np
+import pytest
+
+import reference as ref
+from sdae_cli import _core
+
+ACT = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
+OUT = {"nll": _core.OutputLoss.softmax_nll, "cross-entropy": _core.OutputLoss.cross_entropy,
+       "mse": _core.OutputLoss.squared_error}
+
+# (dims, activations, loss): a supervised stack and two unrolled autoencoders.
+CASES = {
+    "softmax": ([(9, 7), (7, 5), (5, 4)], ["sigmoid", "tanh", "linear"], "nll"),
+    "unrolled-ce": ([(9, 6), (6, 4), (4, 6), (6, 9)], ["sigmoid", "relu", "sigmoid", "sigmoid"], "cross-entropy"),
+    "unrolled-mse": ([(9, 6), (6, 9)], ["tanh", "linear"], "mse"),
+}
+
+
+def build(case, seed=0):
+    dims, acts, loss = CASES[case]
+    spec = _core.StackSpec([(i, o, ACT[a]) for (i, o), a in zip(dims, acts)], OUT[loss])
+    theta = np.random.default_rng(seed).normal(0, 0.5, spec.size).astype(np.float32)
+    return spec, theta, dims, acts, loss
+
+
+def batch(case, rows=8, seed=1):
+    dims, _, loss = CASES[case]
+    rng = np.random.default_rng(seed)
+    X = rng.random((rows, dims[0][0]), dtype=np.float32)
+    if loss == "nll":
+        Y = np.eye(dims[-1][1], dtype=np.float32)[rng.integers(0, dims[-1][1], rows)]
+    else:
+        Y = rng.random((rows, dims[-1][1]), dtype=np.float32)
+    return X, Y
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_forward_loss_and_gradient_match_reference(case):
+    spec, theta, dims, acts, loss = build(case)
+    X, Y = batch(case)
+    out = np.empty((len(X), spec.n_out), np.float32)
+    _core.stack_forward(spec, theta, X, out, 1)
+    np.testing.assert_allclose(out, ref.stack_forward(theta, dims, acts, loss, X)[-1], rtol=1e-5, atol=1e-6)
+    grad = np.zeros_like(theta)
+    got = _core.stack_loss_and_gradient(spec, theta, X, Y, grad, 1)
+    assert got == pytest.approx(ref.stack_loss(theta, dims, acts, loss, X, Y), rel=1e-5)
+    np.testing.assert_allclose(grad, ref.stack_gradient(theta, dims, acts, loss, X, Y), rtol=2e-4, atol=2e-6)
+    rows = np.empty(len(X), np.float32)
+    _core.stack_row_loss(spec, theta, X, Y, rows, 1)
+    assert rows.mean() == pytest.approx(got, rel=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_reference_gradient_matches_finite_differences(case):
+    _, theta, dims, acts, loss = build(case, seed=2)
+    theta = theta.astype(np.float64)
+    X, Y = batch(case, rows=4, seed=3)
+    analytic = ref.stack_gradient(theta, dims, acts, loss, X, Y)
+    numeric = np.empty_like(theta)
+    for i in range(theta.size):
+        up, down = theta.copy(), theta.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        numeric[i] = (ref.stack_loss(up, dims, acts, loss, X, Y) - ref.stack_loss(down, dims, acts, loss, X, Y)) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_train_epoch_matches_reference_replay(threads):
+    """Shuffle order, masking noise on the input, sgd updates, a short last batch."""
+    spec, theta, dims, acts, loss = build("unrolled-ce")
+    X, _ = batch("unrolled-ce", rows=19, seed=4)
+    seed, epoch, B, lr = 5, 2, 4, 0.2
+    train = _core.StackTrainSpec(noise=_core.NoiseType.masking, noise_level=0.25, lr=lr, batch_size=B,
+                                 seed=seed, num_threads=threads)
+    expected = theta.astype(np.float64)
+    empty = np.zeros(0, np.float32)
+    mean_loss, steps = _core.stack_train_epoch(spec, train, theta, empty, empty, 0, X, X, epoch)
+    order = _core.shuffled_rows(len(X), seed, epoch)
+    total = 0.0
+    for start in range(0, len(X), B):
+        rows = order[start:start + B]
+        Xt = np.empty((len(rows), X.shape[1]), np.float32)
+        for i, r in enumerate(rows):
+            _core.corrupt(X[r:r + 1], Xt[i:i + 1], _core.NoiseType.masking, 0.25, 0, 1, seed, epoch, r, 1)
+        total += ref.stack_loss(expected, dims, acts, loss, Xt, X[rows]) * len(rows)
+        expected = expected - lr * ref.stack_gradient(expected, dims, acts, loss, Xt, X[rows])
+    assert steps == 5
+    assert mean_loss == pytest.approx(total / len(X), rel=1e-4)
+    np.testing.assert_allclose(theta, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_same_seed_same_parameters_and_threads_agree():
+    def run(threads):
+        spec = _core.StackSpec([(64, 128, ACT["sigmoid"]), (128, 10, ACT["linear"])], OUT["nll"])
+        theta = np.random.default_rng(0).normal(0, 0.1, spec.size).astype(np.float32)
+        X = np.random.default_rng(1).random((500, 64), dtype=np.float32)
+        Y = np.eye(10, dtype=np.float32)[np.random.default_rng(2).integers(0, 10, 500)]
+        m, v = np.zeros_like(theta), np.zeros_like(theta)
+        train = _core.StackTrainSpec(optimizer=_core.Optimizer.adam, lr=0.01, batch_size=32, num_threads=threads)
+        step = 0
+        for epoch in range(2):
+            _, step = _core.stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch)
+        return theta
+    np.testing.assert_array_equal(run(1), run(1))
+    np.testing.assert_array_equal(run(2), run(2))
+    np.testing.assert_allclose(run(1), run(2), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_stacks_are_refused():
+    with pytest.raises(ValueError, match="takes 5 inputs but the layer below gives 4"):
+        _core.StackSpec([(3, 4, ACT["sigmoid"]), (5, 2, ACT["linear"])], OUT["nll"])
+    with pytest.raises(ValueError, match="cross-entropy needs a sigmoid output"):
+        _core.StackSpec([(3, 4, ACT["linear"])], OUT["cross-entropy"])
+    spec, theta, *_ = build("softmax")
+    with pytest.raises(ValueError, match="Y: expected"):
+        _core.stack_loss_and_gradient(spec, theta, np.zeros((3, 9), np.float32), np.zeros((2, 4), np.float32),
+                                      np.zeros_like(theta), 1)
