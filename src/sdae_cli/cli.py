@@ -229,6 +229,143 @@ def denoise(ctx, model_path, data, output, fmt, threads, key):
     write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source))
 
 
+def tuned_model_path(model_name: str | None) -> str:
+    base = os.path.basename(model_name or "model")
+    for suffix in (".sdae.npz", ".npz"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return f"{base}.tuned.sdae.npz"
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", help="Pretrained model (default: the model of the command before).")
+@click.argument("data")
+@click.option("--labels", "labels_path", help="Labels, one per row of DATA (.npy, .csv, .txt).")
+@click.option("--label-column", help="Take the labels from this column (name or 0-based index) of DATA's CSV.")
+@click.option("--target", type=click.Choice(["classify", "reconstruct"]),
+              help="classify (with labels; the default) or reconstruct (the unrolled autoencoder).")
+@click.option("--clean", "clean_path", help="reconstruct: clean rows paired with DATA's noisy ones.")
+@click.option("-o", "--output", help="Tuned model file (default: <model stem>.tuned.sdae.npz here).")
+@click.option("--epochs", default=50, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001).")
+@click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"]))
+@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True))
+@click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out.")
+@click.option("--valid", "valid_path", help="Validation rows (instead of --valid-split).")
+@click.option("--valid-labels", "valid_labels_path", help="Labels of --valid.")
+@click.option("--patience", default=10, show_default=True, type=int,
+              help="Stop after this many epochs without a better validation loss.")
+@click.option("--noise", type=float, help="Input corruption while fine-tuning (reconstruct: default the model's).")
+@click.option("--noise-type", type=click.Choice(NOISE_TYPES))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@threads_option
+@key_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
+@click.pass_context
+def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
+             optimizer, momentum, valid_split, valid_path, valid_labels_path, patience, noise, noise_type, seed,
+             threads, key, quiet):
+    """Fine-tune the whole stack on DATA: with labels (a softmax on top), or to reconstruct."""
+    from .data import read_matrix
+    from .finetuning import FinetuneConfig, finetune_reconstruct, finetune_supervised
+    from .labels import read_labels, split_label_column
+    from .progress import CliReporter
+
+    has_labels = labels_path is not None or label_column is not None
+    target = target or ("classify" if has_labels else None)
+    if target is None:
+        raise click.UsageError("finetune: give --labels (or --label-column) to classify, or --target reconstruct")
+    if target == "reconstruct" and has_labels:
+        raise click.BadParameter("labels are for --target classify; reconstruct learns from DATA alone",
+                                 param_hint="'--labels'")
+    if target == "classify" and not has_labels:
+        raise click.BadParameter("classify needs --labels or --label-column", param_hint="'--target'")
+    if clean_path is not None and target != "reconstruct":
+        raise click.BadParameter("--clean goes with --target reconstruct", param_hint="'--clean'")
+    if (valid_path is None) != (valid_labels_path is None) and target == "classify":
+        raise click.BadParameter("give --valid and --valid-labels together", param_hint="'--valid'")
+    model = chain_model(ctx, model_path, "finetune")
+    chain: Chain = ctx.ensure_object(Chain)
+    output = output or tuned_model_path(chain.model_name)
+    check_not_input(data, output)
+    config = FinetuneConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+                            valid_split=valid_split, patience=patience, noise=noise, noise_type=noise_type,
+                            seed=seed, threads=threads)
+    source = "<stdin>" if data == "-" else data
+    reporter = CliReporter(quiet)
+    if label_column is not None:
+        X, labels = split_label_column(data, label_column)
+    else:
+        X = read_matrix(data, key)
+        labels = read_labels(labels_path) if labels_path is not None else None
+    if target == "classify":
+        valid = None
+        if valid_path is not None:
+            valid = (read_matrix(valid_path), read_labels(valid_labels_path))
+        tuned = finetune_supervised(model, X, labels, config, reporter, valid, source)
+    else:
+        clean = read_matrix(clean_path) if clean_path is not None else None
+        tuned = finetune_reconstruct(model, X, config, reporter, clean, source)
+    tuned.save(output)
+    chain.model, chain.model_name = tuned, output
+    if not quiet:
+        history = tuned.finetuning["history"]
+        best = min((r for r in history if r["valid"] is not None), key=lambda r: r["valid"], default=history[-1])
+        summary = f", kept epoch {best['epoch']}"
+        if best.get("valid_error") is not None:
+            summary += f": validation error {100 * best['valid_error']:.2f}%"
+        click.echo(f"wrote model {output} ({target}{summary})", err=True)
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", help="Fine-tuned model (default: the model of the command before).")
+@click.argument("data")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.option("--proba", is_flag=True, help="One probability column per class instead of labels.")
+@format_option
+@threads_option
+@key_option
+@click.pass_context
+def predict(ctx, model_path, data, output, proba, fmt, threads, key):
+    """Write the predicted label of each row of DATA (or the class probabilities)."""
+    import numpy as np
+
+    from .data import read_matrix
+    from .labels import write_labels, write_probabilities
+
+    check_not_input(data, output)
+    model = chain_model(ctx, model_path, "predict")
+    if model.classes is None:
+        raise click.ClickException("predict: the model has no classifier; fine-tune it with labels first "
+                                   "(sdae finetune --labels)")
+    X = read_matrix(data, key)
+    P = np.concatenate(list(model.iter_predict_proba(X, threads, "<stdin>" if data == "-" else data)))
+    if proba:
+        write_probabilities(output, P, model.classes, fmt)
+    else:
+        write_labels(output, np.asarray(model.classes)[P.argmax(axis=1)], fmt)
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
+@click.argument("data")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@format_option
+@threads_option
+@key_option
+@click.pass_context
+def score(ctx, model_path, data, output, fmt, threads, key):
+    """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
+    from .data import read_matrix
+
+    check_not_input(data, output)
+    model = chain_model(ctx, model_path, "score")
+    X = read_matrix(data, key)
+    write_chunks(output, fmt, X.shape[0], 1, model.iter_score(X, threads, "<stdin>" if data == "-" else data))
+
+
 @cli.command()
 @click.argument("model_path", metavar="MODEL")
 def info(model_path):

@@ -53,6 +53,9 @@ class Layer:
         if self.theta.shape != (self.spec.size,) or self.theta.dtype != np.float32:
             raise ValueError(f"theta: expected ({self.spec.size},) float32, got {self.theta.shape} {self.theta.dtype}")
 
+    def __deepcopy__(self, memo) -> "Layer":
+        return Layer(**self.describe(), theta=self.theta.copy())
+
     def params(self) -> dict[str, np.ndarray]:
         """The parameter blocks by name (W, b, c and, untied, Wd): views into theta."""
         return {name: self.theta[off : off + int(np.prod(shape))].reshape(shape) for name, off, shape in self.spec.layout()}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _core
 from .data import atomic_output, iter_chunks
 from .errors import ModelError, DataError
 from .layer import Layer
@@ -28,6 +28,12 @@ class SDAE:
     seed: int = 0
     history: list[list[dict]] = field(default_factory=list)  # per layer, per epoch: train/valid loss
     training: dict = field(default_factory=dict)  # the settings pretraining ran with
+    # After fine-tuning: how ("supervised" or "reconstruct"), its settings and history.
+    finetuning: dict = field(default_factory=dict)
+    # Supervised models: the softmax layer on top, and the user's class labels in output order.
+    head_W: np.ndarray | None = None  # (n_top, n_classes)
+    head_b: np.ndarray | None = None  # (n_classes,)
+    classes: list | None = None
 
     @property
     def n_in(self) -> int:
@@ -44,14 +50,20 @@ class SDAE:
             raise DataError(f"{source}: has {cols} columns, the model expects {self.n_in}")
 
     def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
-                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
-        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
+                    chunk_rows: int = CHUNK_ROWS, stack=None) -> Iterator[np.ndarray]:
+        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time.
+        With `stack` (a core StackSpec and its theta), that chain's output instead."""
         depth = len(self.layers) if layer is None else layer
-        if not 1 <= depth <= len(self.layers):
+        if stack is None and not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
         for start, chunk in iter_chunks(X, chunk_rows):
             H = self._scaled_chunk(chunk, start, source)
+            if stack is not None:
+                out = np.empty((H.shape[0], stack[0].n_out), dtype=np.float32)
+                _core.stack_forward(stack[0], stack[1], H, out, threads)
+                yield out
+                continue
             for lay in self.layers[:depth]:
                 H = lay.encode(H, threads)
             yield H
@@ -61,12 +73,46 @@ class SDAE:
         """Up through every layer and back down, in the input's original units, a chunk at a time."""
         self.check_input(X, source)
         for start, chunk in iter_chunks(X, chunk_rows):
-            H = self._scaled_chunk(chunk, start, source)
-            for lay in self.layers:
-                H = lay.encode(H, threads)
-            for lay in reversed(self.layers):
-                H = lay.decode(H, threads)
-            yield self.scaler.inverse(H)
+            yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads))
+
+    def _reconstruct(self, H: np.ndarray, threads: int) -> np.ndarray:
+        for lay in self.layers:
+            H = lay.encode(H, threads)
+        for lay in reversed(self.layers):
+            H = lay.decode(H, threads)
+        return H
+
+    def iter_predict_proba(self, X, threads: int = 0, source: str = "data",
+                           chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Class probabilities (rows, n_classes), columns in the order of self.classes."""
+        if self.head_W is None:
+            raise ModelError("the model has no classifier; fine-tune it with labels first (sdae finetune --labels)")
+        from .stack import classifier_stack
+
+        spec, theta = classifier_stack(self)
+        for P in self.iter_encode(X, 0, threads, source, chunk_rows, stack=(spec, theta)):
+            yield P
+
+    def iter_score(self, X, threads: int = 0, source: str = "data",
+                   chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Per-row reconstruction error (rows, 1): the mean squared difference between the scaled
+        input and its reconstruction through the whole stack. High scores flag unusual rows."""
+        self.check_input(X, source)
+        for start, chunk in iter_chunks(X, chunk_rows):
+            scaled = self._scaled_chunk(chunk, start, source)
+            Z = self._reconstruct(scaled, threads)
+            yield np.mean((Z - scaled) ** 2, axis=1, dtype=np.float64).astype(np.float32)[:, None]
+
+    def predict_proba(self, X, threads: int = 0) -> np.ndarray:
+        return np.concatenate(list(self.iter_predict_proba(X, threads)))
+
+    def predict(self, X, threads: int = 0) -> np.ndarray:
+        """The user's labels, as a NumPy array of their type (int or str)."""
+        index = self.predict_proba(X, threads).argmax(axis=1)
+        return np.asarray(self.classes)[index]
+
+    def score(self, X, threads: int = 0) -> np.ndarray:
+        return np.concatenate(list(self.iter_score(X, threads)))[:, 0]
 
     def encode(self, X, layer: int | None = None, threads: int = 0) -> np.ndarray:
         return np.concatenate(list(self.iter_encode(X, layer, threads)))
@@ -90,6 +136,8 @@ class SDAE:
             "seed": self.seed,
             "training": self.training,
             "history": self.history,
+            "finetuning": self.finetuning,
+            "classes": self.classes,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -98,6 +146,8 @@ class SDAE:
             for name, value in layer.params().items():
                 out[f"{name}{k}"] = value
         out.update(self.scaler.to_arrays())
+        if self.head_W is not None:
+            out["head_W"], out["head_b"] = self.head_W, self.head_b
         return out
 
     def save(self, path: str) -> None:
@@ -105,6 +155,8 @@ class SDAE:
         for k, layer in enumerate(self.layers):
             if not np.all(np.isfinite(layer.theta)):
                 raise ModelError(f"{path}: layer {k + 1} has non-finite parameters; not saved")
+        if self.head_W is not None and not np.all(np.isfinite(self.head_W)):
+            raise ModelError(f"{path}: the classifier has non-finite parameters; not saved")
         with atomic_output(path) as f:
             np.savez(f, **self.arrays())
 
@@ -163,4 +215,17 @@ class SDAE:
         if not layers:
             raise ModelError("the model has no layers")
         scaler = Scaler.from_arrays(meta["scaling"], arrays, layers[0].n_in)
-        return cls(layers, scaler, int(meta.get("seed", 0)), meta.get("history", []), meta.get("training", {}))
+        model = cls(layers, scaler, int(meta.get("seed", 0)), meta.get("history", []), meta.get("training", {}),
+                    meta.get("finetuning") or {})
+        classes = meta.get("classes")
+        if classes is not None:
+            expected = (layers[-1].n_hidden, len(classes))
+            head_W, head_b = arrays.get("head_W"), arrays.get("head_b")
+            if head_W is None or head_W.shape != expected or head_W.dtype != np.float32:
+                raise ModelError(f"entry head_W missing or not {expected} float32")
+            if head_b is None or head_b.shape != expected[1:] or head_b.dtype != np.float32:
+                raise ModelError(f"entry head_b missing or not ({expected[1]},) float32")
+            if not (np.all(np.isfinite(head_W)) and np.all(np.isfinite(head_b))):
+                raise ModelError("the classifier holds NaN or infinite values")
+            model.head_W, model.head_b, model.classes = head_W, head_b, list(classes)
+        return model

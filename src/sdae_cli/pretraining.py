@@ -80,12 +80,13 @@ def expand(value, n: int, name: str) -> list:
 
 
 class Reporter:
-    """What pretraining tells its caller. The default tells nothing."""
+    """What training tells its caller, stage by stage (a layer, or fine-tuning). The default
+    tells nothing."""
 
     def note(self, message: str) -> None: ...
-    def layer_start(self, k: int, n_layers: int, layer: Layer, epochs: int) -> None: ...
-    def epoch_end(self, k: int, record: dict) -> None: ...
-    def layer_end(self, k: int) -> None: ...
+    def stage_start(self, label: str, epochs: int) -> None: ...
+    def epoch_end(self, record: dict) -> None: ...
+    def stage_end(self) -> None: ...
 
 
 def validation_rows(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -96,7 +97,7 @@ def validation_rows(n: int, fraction: float, seed: int) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     if n - n_valid < 1:
         raise ConfigError("valid-split", f"{fraction} leaves no training rows out of {n}")
-    z = np.arange(n, dtype=np.uint64) + np.uint64(seed % 2**64) * np.uint64(0x9E3779B97F4A7C15)
+    z = np.arange(n, dtype=np.uint64) + np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z ^= z >> np.uint64(31)
@@ -177,11 +178,12 @@ def train_layer(k: int, layer: Layer, train: np.ndarray, valid: np.ndarray | Non
                 reporter: Reporter) -> list[dict]:
     spec = train_spec(layer, config, layer_seed(config.seed, k))
     history: list[dict] = []
-    reporter.layer_start(k, len(config.layers), layer, config.epochs)
+    reporter.stage_start(f"layer {k + 1}/{len(config.layers)} ({layer.n_in}->{layer.n_hidden}, {layer.loss})",
+                         config.epochs)
     try:
         run_epochs(k, layer, train, valid, config, reporter, spec, history)
     finally:
-        reporter.layer_end(k)
+        reporter.stage_end()
     return history
 
 
@@ -204,4 +206,4 @@ def run_epochs(k, layer, train, valid, config, reporter, spec, history) -> None:
         record = {"epoch": epoch + 1, "train": loss, "valid": valid_loss,
                   "seconds": round(time.perf_counter() - started, 4)}
         history.append(record)
-        reporter.epoch_end(k, record)
+        reporter.epoch_end(record)

@@ -1,4 +1,4 @@
-"""How pretraining reports to a person: a bar per layer on a terminal, a line per epoch in a log."""
+"""How training reports to a person: a bar per stage on a terminal, a line per epoch in a log."""
 from __future__ import annotations
 
 import sys
@@ -8,8 +8,13 @@ import click
 from .pretraining import Reporter
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def describe_epoch(record: dict) -> str:
+    parts = [f"train loss {record['train']:.4f}"]
+    if record.get("valid") is not None:
+        parts.append(f"valid loss {record['valid']:.4f}")
+    if record.get("valid_error") is not None:
+        parts.append(f"valid error {100 * record['valid_error']:.2f}%")
+    return ", ".join(parts)
 
 
 class CliReporter(Reporter):
@@ -23,27 +28,24 @@ class CliReporter(Reporter):
         if not self.quiet:
             click.echo(message, err=True)
 
-    def layer_start(self, k, n_layers, layer, epochs) -> None:
-        self.label = f"layer {k + 1}/{n_layers} ({layer.n_in}->{layer.n_hidden}, {layer.loss})"
-        if self.quiet:
+    def stage_start(self, label: str, epochs: int) -> None:
+        self.label = label
+        if self.quiet or not self.tty:
             return
-        if self.tty:
-            self.bar = click.progressbar(
-                length=epochs, label=self.label, file=sys.stderr, show_pos=True,
-                item_show_func=lambda r: r and f"train {_fmt(r['train'])} valid {_fmt(r['valid'])}",
-            )
-            self.bar.__enter__()
+        self.bar = click.progressbar(length=epochs, label=label, file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda r: r and describe_epoch(r))
+        self.bar.__enter__()
 
-    def epoch_end(self, k, record) -> None:
+    def epoch_end(self, record: dict) -> None:
         if self.quiet:
             return
         if self.bar is not None:
             self.bar.update(1, record)
         else:
-            click.echo(f"{self.label} epoch {record['epoch']}: train loss {_fmt(record['train'])}, "
-                       f"valid loss {_fmt(record['valid'])} ({record['seconds']:.2f}s)", err=True)
+            click.echo(f"{self.label} epoch {record['epoch']}: {describe_epoch(record)} "
+                       f"({record['seconds']:.2f}s)", err=True)
 
-    def layer_end(self, k) -> None:
+    def stage_end(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
