@@ -34,6 +34,9 @@ class ChainedCommand(click.Command):
         ctx.allow_interspersed_args = True
         super().parse_args(ctx, args[:end])
         ctx.args = [*ctx.args, *args[end:]]
+        check = getattr(self.callback, "check_options", None)
+        if check is not None and not ctx.resilient_parsing:
+            check(ctx.params)  # before any command of the chain runs, so a bad chain writes nothing
         return ctx.args
 
 
@@ -238,6 +241,22 @@ def tuned_model_path(model_name: str | None) -> str:
     return f"{base}.tuned.sdae.npz"
 
 
+def check_finetune_options(params: dict) -> None:
+    has_labels = params["labels_path"] is not None or params["label_column"] is not None
+    target = params["target"] or ("classify" if has_labels else None)
+    if target is None:
+        raise click.UsageError("finetune: give --labels (or --label-column) to classify, or --target reconstruct")
+    if target == "reconstruct" and has_labels:
+        raise click.BadParameter("labels are for --target classify; reconstruct learns from DATA alone",
+                                 param_hint="'--labels'")
+    if target == "classify" and not has_labels:
+        raise click.BadParameter("classify needs --labels or --label-column", param_hint="'--target'")
+    if params["clean_path"] is not None and target != "reconstruct":
+        raise click.BadParameter("--clean goes with --target reconstruct", param_hint="'--clean'")
+    if target == "classify" and (params["valid_path"] is None) != (params["valid_labels_path"] is None):
+        raise click.BadParameter("give --valid and --valid-labels together", param_hint="'--valid'")
+
+
 @cli.command()
 @click.option("-m", "--model", "model_path", help="Pretrained model (default: the model of the command before).")
 @click.argument("data")
@@ -273,19 +292,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     from .labels import read_labels, split_label_column
     from .progress import CliReporter
 
-    has_labels = labels_path is not None or label_column is not None
-    target = target or ("classify" if has_labels else None)
-    if target is None:
-        raise click.UsageError("finetune: give --labels (or --label-column) to classify, or --target reconstruct")
-    if target == "reconstruct" and has_labels:
-        raise click.BadParameter("labels are for --target classify; reconstruct learns from DATA alone",
-                                 param_hint="'--labels'")
-    if target == "classify" and not has_labels:
-        raise click.BadParameter("classify needs --labels or --label-column", param_hint="'--target'")
-    if clean_path is not None and target != "reconstruct":
-        raise click.BadParameter("--clean goes with --target reconstruct", param_hint="'--clean'")
-    if (valid_path is None) != (valid_labels_path is None) and target == "classify":
-        raise click.BadParameter("give --valid and --valid-labels together", param_hint="'--valid'")
+    target = target or "classify"
     model = chain_model(ctx, model_path, "finetune")
     chain: Chain = ctx.ensure_object(Chain)
     output = output or tuned_model_path(chain.model_name)
@@ -317,6 +324,9 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
         if best.get("valid_error") is not None:
             summary += f": validation error {100 * best['valid_error']:.2f}%"
         click.echo(f"wrote model {output} ({target}{summary})", err=True)
+
+
+finetune.callback.check_options = check_finetune_options
 
 
 @cli.command()

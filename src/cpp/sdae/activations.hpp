@@ -26,4 +26,42 @@ inline void multiply_derivative(ArrayD&& d, const ArrayH& h, Activation act) {
   }
 }
 
+/// f applied to x[0..n) in blocks of 16 floats from x itself, the tail padded to a full block.
+/// Every element takes the same vectorised path whatever the address of x: Eigen's own loops
+/// peel scalars up to an aligned address, and the scalar and vector forms of exp round apart,
+/// so results would otherwise depend on where NumPy happened to allocate an array.
+template <class F>
+inline void blocked(float* x, Index n, F&& f) {
+  using Block = Eigen::Array<float, 16, 1>;
+  Index j = 0;
+  for (; j + 16 <= n; j += 16) {
+    Block b = Eigen::Map<const Block>(x + j);
+    f(b);
+    Eigen::Map<Block>(x + j) = b;
+  }
+  if (j < n) {
+    Block b = Block::Zero();
+    b.head(n - j) = Eigen::Map<const Eigen::ArrayXf>(x + j, n - j);
+    f(b);
+    Eigen::Map<Eigen::ArrayXf>(x + j, n - j) = b.head(n - j);
+  }
+}
+
+/// x <- s(x + bias). @param x (n)  @param bias (n), may be null for no bias
+inline void bias_activate(float* x, const float* bias, Index n, Activation act) {
+  if (bias != nullptr) Eigen::Map<Eigen::ArrayXf>(x, n) += Eigen::Map<const Eigen::ArrayXf>(bias, n);
+  if (act != Activation::linear) blocked(x, n, [act](auto& b) { activate(b, act); });
+}
+
+/// sum_i x[i] y[i], accumulated in 16 lanes from the start of x: the same rounding at any address.
+inline float blocked_dot(const float* x, const float* y, Index n) {
+  using Block = Eigen::Array<float, 16, 1>;
+  Block acc = Block::Zero();
+  Index j = 0;
+  for (; j + 16 <= n; j += 16) acc += Eigen::Map<const Block>(x + j) * Eigen::Map<const Block>(y + j);
+  float total = acc.sum();
+  for (; j < n; ++j) total += x[j] * y[j];
+  return total;
+}
+
 }  // namespace sdae

@@ -43,11 +43,7 @@ void check_loss(const LayerSpec& spec, Loss loss) {
 /// out <- act(out + bias) row by row. @param out (rows, n)  @param bias (n)
 void add_bias_activate(MatrixRef out, const ConstVectorMap& bias, Activation act, const ThreadScope& scope) {
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
-  for (Index i = 0; i < out.rows(); ++i) {
-    auto row = out.row(i).array();
-    row += bias.transpose().array();
-    activate(row, act);
-  }
+  for (Index i = 0; i < out.rows(); ++i) bias_activate(out.row(i).data(), bias.data(), out.cols(), act);
 }
 
 /// One step on the b rows held by ws: sgd fuses the update, other optimizers go through grad.

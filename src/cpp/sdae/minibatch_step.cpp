@@ -110,11 +110,7 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
       small_times(Hs, Xt, W.middleCols(j0, w));
     else
       Hs.noalias() = Xt * W.middleCols(j0, w);
-    for (Index i = 0; i < b; ++i) {
-      auto row = Hs.row(i).array();
-      row += bias.segment(j0, w).transpose().array();
-      activate(row, spec.encoder);
-    }
+    for (Index i = 0; i < b; ++i) bias_activate(Hs.row(i).data(), bias.data() + j0, w, spec.encoder);
     auto Zp = ws.Zpart_[t].topRows(b);
     if (spec.tied && small)
       small_times_transpose(Zp, Hs, W.middleCols(j0, w));

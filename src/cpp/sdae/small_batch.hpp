@@ -2,6 +2,7 @@
 // Eigen's GEMM packs its operands for every call, which at 1-4 rows costs more than the
 // arithmetic; these loops walk the weights row by row instead (vectorised along the row).
 #pragma once
+#include "sdae/activations.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
@@ -23,7 +24,7 @@ inline void small_times(MatrixRef out, const ConstMatrixRef& coef, const ConstMa
 /// out = V M^T. @param out (b, n)  @param V (b, m)  @param M (n, m)
 inline void small_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M) {
   for (Index i = 0; i < M.rows(); ++i)
-    for (Index r = 0; r < out.rows(); ++r) out(r, i) = M.row(i).dot(V.row(r));
+    for (Index r = 0; r < out.rows(); ++r) out(r, i) = blocked_dot(M.row(i).data(), V.row(r).data(), M.cols());
 }
 
 /// M += alpha A^T B, one pass over M. @param M (n, m)  @param A (k, n)  @param B (k, m)

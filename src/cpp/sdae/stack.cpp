@@ -61,11 +61,8 @@ void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index 
     out.noalias() = ws.A[j].topRows(b) * M;
     const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
-    for (Index i = 0; i < b; ++i) {
-      auto row = out.row(i).array();
-      row += bias.transpose().array();
-      if (!softmax) activate(row, d.activation);
-    }
+    for (Index i = 0; i < b; ++i)
+      bias_activate(out.row(i).data(), bias.data(), d.n_out, softmax ? Activation::linear : d.activation);
     if (softmax) softmax_rows(out, scope);
   }
 }
