@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "sdae/dae_layer.hpp"
+#include "sdae/interrupt.hpp"
 #include "sdae/noise.hpp"
 #include "sdae/stack.hpp"
 
@@ -22,6 +23,25 @@ using InVector = Eigen::Ref<const VectorF>;
 using OutVector = Eigen::Ref<VectorF>;
 
 OptimizerState make_state(OutVector m, OutVector v, std::int64_t step) { return OptimizerState{m, v, step}; }
+
+// Lets Ctrl-C and SIGTERM reach a long epoch: Python's C-level handler only flags the signal, and
+// its Python handler (KeyboardInterrupt) runs when we ask, holding the GIL, between minibatches.
+bool python_signal_pending() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
+// Runs a training call with the GIL released; an interruption comes back as the Python
+// exception the signal handler raised.
+template <class F>
+auto interruptible(F&& run) {
+  try {
+    py::gil_scoped_release nogil;
+    return run();
+  } catch (const Interrupted&) {
+    throw py::error_already_set();
+  }
+}
 
 }  // namespace
 
@@ -137,12 +157,14 @@ PYBIND11_MODULE(_core, mod) {
      py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Xt").noconvert(),
      "One update on a given corruption (update number step + 1). Returns the batch loss.");
 
-  mod.def("train_epoch", [](const LayerSpec& spec, const TrainSpec& train, OutVector theta, OutVector m,
+  mod.def("train_epoch", [](const LayerSpec& spec, TrainSpec train, OutVector theta, OutVector m,
                             OutVector v, std::int64_t step, InMatrix X, std::uint64_t epoch) {
-    py::gil_scoped_release nogil;
-    OptimizerState state = make_state(m, v, step);
-    const double loss = train_epoch(spec, train, theta, state, X, epoch);
-    return std::make_pair(loss, state.step);
+    train.should_stop = python_signal_pending;
+    return interruptible([&] {
+      OptimizerState state = make_state(m, v, step);
+      const double loss = train_epoch(spec, train, theta, state, X, epoch);
+      return std::make_pair(loss, state.step);
+    });
   }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
      py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("epoch"),
      "One epoch of minibatch training. Returns (mean loss per row, updates made so far).");
@@ -215,10 +237,10 @@ PYBIND11_MODULE(_core, mod) {
   }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("Y").noconvert(),
      py::arg("row_loss").noconvert(), py::arg("num_threads") = 0);
 
-  mod.def("stack_train_epoch", [](const StackSpec& spec, const StackTrainSpec& train, OutVector theta, OutVector m,
+  mod.def("stack_train_epoch", [](const StackSpec& spec, StackTrainSpec train, OutVector theta, OutVector m,
                                   OutVector v, std::int64_t step, InMatrix X, InMatrix Y, std::uint64_t epoch) {
-    py::gil_scoped_release nogil;
-    return stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch);
+    train.should_stop = python_signal_pending;
+    return interruptible([&] { return stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch); });
   }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
      py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
      py::arg("epoch"), "One epoch of fine-tuning X -> Y. Returns (mean loss per row, updates so far).");

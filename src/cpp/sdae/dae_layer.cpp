@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sdae/activations.hpp"
+#include "sdae/interrupt.hpp"
 #include "sdae/minibatch_step.hpp"
 #include "sdae/rng.hpp"
 #include "sdae/threads.hpp"
@@ -163,7 +164,9 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
   StepWorkspace ws(spec, B, train.num_threads);
   VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());
   double total = 0.0;
+  StopPoller poller(train.should_stop);
   for (Index start = 0; start < N; start += B) {
+    poller.check();
     const Index b = std::min(B, N - start);
     auto clean = ws.clean(b);
     auto noisy = ws.corrupted(b);

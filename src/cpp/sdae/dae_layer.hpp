@@ -2,6 +2,7 @@
 // with W' = W^T (tied) or its own matrix Wd (untied), trained to reconstruct the clean x.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sdae/layer_spec.hpp"
@@ -19,6 +20,7 @@ struct TrainSpec {
   Index batch_size = 32;
   std::uint64_t seed = 0;
   int num_threads = 0;
+  std::function<bool()> should_stop;  ///< polled between minibatches; true throws Interrupted
 };
 
 /// Initial parameters as in the SdA tutorial: W ~ U(+-r), r = sqrt(6 / (n_in + n_hidden)),

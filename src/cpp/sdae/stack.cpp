@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sdae/activations.hpp"
+#include "sdae/interrupt.hpp"
 #include "sdae/dae_layer.hpp"
 #include "sdae/threads.hpp"
 
@@ -239,7 +240,9 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   StackWorkspace ws(spec, B);
   VectorF grad(spec.size());
   double total = 0.0;
+  StopPoller poller(train.should_stop);
   for (Index start = 0; start < N; start += B) {
+    poller.check();
     const Index b = std::min(B, N - start);
 #pragma omp parallel for num_threads(scope.for_elements(b * spec.n_in())) schedule(static)
     for (Index i = 0; i < b; ++i) {

@@ -3,6 +3,7 @@
 // autoencoder). Each dense layer j computes A_{j+1} = act_j(A_j M_j + bias_j).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sdae/noise.hpp"
@@ -42,6 +43,7 @@ struct StackTrainSpec {
   Index batch_size = 32;
   std::uint64_t seed = 0;
   int num_threads = 0;
+  std::function<bool()> should_stop;  ///< polled between minibatches; true throws Interrupted
 };
 
 /// The output of the chain (softmax probabilities under softmax_nll). @param X (rows, n_in)
