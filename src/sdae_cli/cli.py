@@ -53,7 +53,9 @@ class SdaeGroup(click.Group):
         except ConfigError as e:
             raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
         except SdaeError as e:
-            raise click.ClickException(str(e)) from None
+            error = click.ClickException(str(e))
+            error.exit_code = getattr(e, "exit_code", 1)  # 130 after Ctrl-C / SIGTERM
+            raise error from None
 
 
 class Chain:
@@ -135,7 +137,7 @@ def cli(ctx):
 @cli.command()
 @click.argument("data")
 @click.option("-o", "--output", help="Model file (default: <DATA stem>.sdae.npz here).")
-@click.option("--layers", required=True, callback=int_list, help="Hidden layer sizes, e.g. 500,250.")
+@click.option("--layers", callback=int_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
 @click.option("--noise", default="0.3", show_default=True, callback=float_list,
               help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
 @click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
@@ -156,25 +158,43 @@ def cli(ctx):
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @threads_option
 @key_option
+@click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz).")
+@click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Save progress every N epochs (0: only at finished layers and on interruption).")
+@click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint, on the same DATA.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @click.pass_context
 def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, loss,
-             decoder, activation, untied, scale, valid_split, seed, threads, key, quiet):
+             decoder, activation, untied, scale, valid_split, seed, threads, key, checkpoint_path, checkpoint_every,
+             resume_path, quiet):
     """Train the stack layer by layer on DATA (.npy, .npz, .csv, .tsv, .txt, or - for stdin)."""
     from .data import read_matrix
     from .pretraining import PretrainConfig, pretrain as run_pretrain
     from .progress import CliReporter
 
+    from . import checkpoint
+    from .pretraining import Checkpointing
+
     output = output or default_model_path(data)
     check_not_input(data, output)
-    config = PretrainConfig(
+    settings = dict(
         layers=layers, noise=noise, noise_type=noise_type, activation=activation, loss=loss, decoder=decoder,
         tied=not untied, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         scale=scale, valid_split=valid_split, seed=seed, threads=threads,
     )
+    if resume_path is not None:  # the checkpoint's settings, except those given on this command line
+        saved = checkpoint.load(resume_path, "pretrain")[0]["config"]
+        given = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        given |= {"tied"} if "untied" in given else set()
+        settings = {name: value if name in given else saved[name] for name, value in settings.items()}
+    elif layers is None:
+        raise click.UsageError("pretrain: give --layers (e.g. --layers 500,250), or --resume CHECKPOINT")
+    config = PretrainConfig(**settings)
     X = read_matrix(data, key)
-    model = run_pretrain(X, config, CliReporter(quiet), source="<stdin>" if data == "-" else data)
+    saving = Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
+    model = run_pretrain(X, config, CliReporter(quiet), "<stdin>" if data == "-" else data, saving, resume_path)
     model.save(output)
+    checkpoint.remove(saving.path)
     chain: Chain = ctx.ensure_object(Chain)
     chain.model, chain.model_name = model, output
     if not quiet:
@@ -396,4 +416,10 @@ def demo(threads):
 
 
 def main() -> None:
+    import signal
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C: checkpoint, then exit
+
+    signal.signal(signal.SIGTERM, terminate)
     cli(prog_name="sdae")

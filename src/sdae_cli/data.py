@@ -270,10 +270,12 @@ def _create_temp(path: str, target: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str, mode: str = "wb") -> Iterator:
+def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator:
     """Yield a temp file next to `path`; rename it into place only on success.
 
     Readers never see a half-written file, and a failure leaves the old file intact.
+    durable=False skips the fsync: the file survives the process being killed, not the
+    machine crashing (enough for per-epoch checkpoints, which it keeps cheap).
     """
     path = os.fspath(path)
     # Replace what a symlink points to, not the link itself.
@@ -283,7 +285,8 @@ def atomic_output(path: str, mode: str = "wb") -> Iterator:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(temp, target)
     except BaseException as e:
         with contextlib.suppress(OSError):

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _core
 from .errors import ConfigError, DataError, SdaeError, TrainingError
-from .layer import NOISE_TYPES
+from .layer import NOISE_TYPES, aligned_zeros
 from .model import SDAE
 from .pretraining import DEFAULT_LR, OPTIMIZERS, Reporter, validation_rows
 from .scaling import check_finite
@@ -99,7 +99,7 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
     def validate(theta):
         if valid_X is None:
             return None, None
-        P = np.empty((len(valid_X), len(classes)), np.float32)
+        P = aligned_zeros((len(valid_X), len(classes)))
         _core.stack_forward(spec, theta, valid_X, P, config.threads)
         loss = float(-np.mean(np.log(np.maximum(P[np.arange(len(valid_y)), valid_y], 1e-30))))
         return loss, float(np.mean(P.argmax(axis=1) != valid_y))
@@ -146,7 +146,7 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
     def validate(theta):
         if valid_X is None:
             return None, None
-        rows = np.empty(len(valid_X), np.float32)
+        rows = aligned_zeros(len(valid_X))
         _core.stack_row_loss(spec, theta, valid_X, valid_Y, rows, config.threads)
         return float(rows.mean(dtype=np.float64)), None
 
@@ -171,8 +171,8 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
     train = _core.StackTrainSpec(noise=noise, noise_level=level, optimizer=_CORE_OPTIMIZER[config.optimizer],
                                  lr=config.lr, momentum=config.momentum, batch_size=config.batch_size,
                                  seed=config.seed, num_threads=config.threads)
-    m = np.zeros(theta.size if config.optimizer != "sgd" else 0, np.float32)
-    v = np.zeros(theta.size if config.optimizer == "adam" else 0, np.float32)
+    m = aligned_zeros(theta.size if config.optimizer != "sgd" else 0)
+    v = aligned_zeros(theta.size if config.optimizer == "adam" else 0)
     step, history = 0, []
     best, best_theta, since_best = np.inf, theta.copy(), 0
     reporter.stage_start(label, config.epochs)

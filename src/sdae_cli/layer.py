@@ -22,6 +22,27 @@ _CORE_NOISE = {
 }
 
 
+ALIGNMENT = 64  # bytes: a cache line, and the widest vector register
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """Zeros at a 64-byte aligned address. Eigen's vectorised loops peel scalar iterations up to
+    an aligned address, so where an array sits changes the last bits of what is computed into
+    it; aligning every parameter and output array makes the same seed give the same model in
+    every process, not only within one."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.zeros(count * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def aligned_copy(array: np.ndarray, dtype=np.float32) -> np.ndarray:
+    out = aligned_zeros(np.shape(array), dtype)
+    out[...] = array
+    return out
+
+
 @dataclass
 class Layer:
     """A dA layer. theta holds every parameter in one float32 vector; W, b, c, Wd are views of it."""
@@ -49,9 +70,11 @@ class Layer:
             self.n_in, self.n_hidden, self.tied, _CORE_ACTIVATION[self.activation], _CORE_ACTIVATION[self.decoder]
         )
         if self.theta is None:
-            self.theta = np.zeros(self.spec.size, dtype=np.float32)
+            self.theta = aligned_zeros(self.spec.size)
         if self.theta.shape != (self.spec.size,) or self.theta.dtype != np.float32:
             raise ValueError(f"theta: expected ({self.spec.size},) float32, got {self.theta.shape} {self.theta.dtype}")
+        if self.theta.ctypes.data % ALIGNMENT:
+            self.theta = aligned_copy(self.theta)
 
     def __deepcopy__(self, memo) -> "Layer":
         return Layer(**self.describe(), theta=self.theta.copy())
@@ -83,12 +106,12 @@ class Layer:
 
     def encode(self, X: np.ndarray, threads: int = 0) -> np.ndarray:
         """Codes of X (rows, n_in) float32 C-contiguous → (rows, n_hidden)."""
-        H = np.empty((X.shape[0], self.n_hidden), dtype=np.float32)
+        H = aligned_zeros((X.shape[0], self.n_hidden))
         _core.encode(self.spec, self.theta, X, H, threads)
         return H
 
     def decode(self, H: np.ndarray, threads: int = 0) -> np.ndarray:
         """Reconstruction of codes H (rows, n_hidden) → (rows, n_in)."""
-        Z = np.empty((H.shape[0], self.n_in), dtype=np.float32)
+        Z = aligned_zeros((H.shape[0], self.n_in))
         _core.decode(self.spec, self.theta, H, Z, threads)
         return Z

@@ -11,7 +11,7 @@ import numpy as np
 from . import __version__, _core
 from .data import atomic_output, iter_chunks
 from .errors import ModelError, DataError
-from .layer import Layer
+from .layer import Layer, aligned_zeros
 from .scaling import Scaler, check_finite
 
 FORMAT_NAME = "sdae-model"
@@ -60,7 +60,7 @@ class SDAE:
         for start, chunk in iter_chunks(X, chunk_rows):
             H = self._scaled_chunk(chunk, start, source)
             if stack is not None:
-                out = np.empty((H.shape[0], stack[0].n_out), dtype=np.float32)
+                out = aligned_zeros((H.shape[0], stack[0].n_out))
                 _core.stack_forward(stack[0], stack[1], H, out, threads)
                 yield out
                 continue

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import _core
+from . import _core, checkpoint
 from .errors import ConfigError, SdaeError, TrainingError
-from .layer import Layer
+from .layer import Layer, aligned_copy, aligned_zeros
 from .model import SDAE
 from .scaling import Scaler, check_finite
 
@@ -110,9 +110,24 @@ def layer_seed(seed: int, k: int) -> int:
     return (seed * 1024 + k) % 2**64
 
 
-def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = None,
-             source: str = "data") -> SDAE:
-    """Trains the stack on X (rows, features), any numeric dtype; returns the model."""
+@dataclass
+class Checkpointing:
+    """Where and how often an unfinished run saves itself (and always at each finished layer,
+    on Ctrl-C/SIGTERM and on divergence)."""
+
+    path: str
+    every: int = 1  # epochs between saves; 0: only at the moments above
+
+
+# Settings a resumed run may change: they do not alter what was already trained.
+RESUMABLE_OVERRIDES = ("lr", "epochs", "threads")
+
+
+def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = None, source: str = "data",
+             checkpointing: Checkpointing | None = None, resume: str | None = None) -> SDAE:
+    """Trains the stack on X (rows, features), any numeric dtype; returns the model. With
+    `resume`, continues the checkpoint at that path and ends with the model an uninterrupted
+    run with the same seed and threads would have made."""
     reporter = reporter or Reporter()
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise SdaeError(f"{source}: expected a non-empty 2-D array, got shape {X.shape}")
@@ -123,20 +138,150 @@ def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = 
     if scaler.constant_columns:
         reporter.note(f"{source}: {scaler.constant_columns} constant column(s); they scale to 0")
     data = scaler.transform(X)
+    run = Run(SDAE([], scaler, config.seed, [], config.to_json()), config, reporter, source, checkpointing,
+              checkpoint.fingerprint(data) if checkpointing or resume else None)
+    current = run.restore(resume) if resume else None
     held_out = validation_rows(data.shape[0], config.valid_split, config.seed)
     train, valid = (data[~held_out], data[held_out]) if held_out.any() else (data, None)
+    try:
+        return run.train_layers(current, train, valid, data.shape[1])
+    except KeyboardInterrupt:  # outside an epoch: the last checkpoint is a finished layer
+        where = f"; progress saved to {checkpointing.path}" if checkpointing and run.model.layers else ""
+        raise checkpoint.Interrupted(f"interrupted after {len(run.model.layers)} finished layer(s){where}") from None
 
-    model = SDAE([], scaler, config.seed, [], config.to_json())
-    n_in = data.shape[1]
-    for k, n_hidden in enumerate(config.layers):
-        layer = make_layer(k, n_in, int(n_hidden), train, config, reporter)
-        history = train_layer(k, layer, train, valid, config, reporter)
-        model.layers.append(layer)
-        model.history.append(history)
-        train = layer.encode(train, config.threads)
-        valid = layer.encode(valid, config.threads) if valid is not None else None
-        n_in = layer.n_hidden
-    return model
+
+class LayerState:
+    """A layer partway through its training: parameters, optimizer state, epochs done."""
+
+    def __init__(self, layer: Layer, config: PretrainConfig, m=None, v=None, step=0, epoch=0, history=None):
+        self.layer = layer
+        size = layer.theta.size
+        self.m = aligned_copy(m) if m is not None else aligned_zeros(size if config.optimizer != "sgd" else 0)
+        self.v = aligned_copy(v) if v is not None else aligned_zeros(size if config.optimizer == "adam" else 0)
+        self.step, self.epoch, self.history = step, epoch, history or []
+
+    def snapshot(self) -> tuple:
+        return self.layer.theta.copy(), self.m.copy(), self.v.copy(), self.step, self.epoch, list(self.history)
+
+    def rewind(self, snap: tuple) -> None:
+        self.layer.theta[...], self.m[...], self.v[...] = snap[:3]
+        self.step, self.epoch, self.history = snap[3], snap[4], snap[5]
+
+
+class Run:
+    """One pretraining run: the model so far, and its checkpoints."""
+
+    def __init__(self, model: SDAE, config: PretrainConfig, reporter: Reporter, source: str,
+                 checkpointing: Checkpointing | None, fingerprint: str | None):
+        self.model, self.config, self.reporter, self.source = model, config, reporter, source
+        self.checkpointing, self.fingerprint = checkpointing, fingerprint
+
+    def save(self, current: LayerState | None) -> None:
+        if self.checkpointing is None:
+            return
+        arrays = {f"theta{j}": layer.theta for j, layer in enumerate(self.model.layers)}
+        meta = {"config": self.config.to_json(), "fingerprint": self.fingerprint,
+                "layers": [layer.describe() for layer in self.model.layers], "history": self.model.history,
+                "current": None}
+        if current is not None:
+            arrays.update(theta_cur=current.layer.theta, m_cur=current.m, v_cur=current.v)
+            meta["current"] = {"layer": current.layer.describe(), "value_range": current.layer.value_range,
+                               "step": current.step, "epoch": current.epoch, "history": current.history}
+        checkpoint.save(self.checkpointing.path, "pretrain", meta, arrays)
+
+    def restore(self, path: str) -> LayerState | None:
+        meta, arrays = checkpoint.load(path, "pretrain")
+        if meta["fingerprint"] != self.fingerprint:
+            raise SdaeError(f"{path}: made from other data than {self.source} (or other scaling); "
+                            "resume on the same data")
+        saved, given = meta["config"], self.config.to_json()
+        for key, value in saved.items():
+            if key not in RESUMABLE_OVERRIDES and given.get(key) != value:
+                raise ConfigError(key.replace("_", "-"), f"the checkpoint was made with {value!r}, "
+                                  f"not {given.get(key)!r}; a resumed run keeps its settings")
+        try:
+            for j, desc in enumerate(meta["layers"]):
+                self.model.layers.append(Layer(**desc, theta=arrays[f"theta{j}"].astype(np.float32)))
+            self.model.history = list(meta["history"])
+            cur = meta["current"]
+            if cur is None:
+                return None
+            layer = Layer(**cur["layer"], theta=arrays["theta_cur"].astype(np.float32))
+            layer.value_range = tuple(cur["value_range"])
+            return LayerState(layer, self.config, arrays["m_cur"], arrays["v_cur"], cur["step"], cur["epoch"],
+                              cur["history"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise SdaeError(f"{path}: damaged checkpoint ({e})") from None
+
+    def train_layers(self, current: LayerState | None, train: np.ndarray, valid: np.ndarray | None,
+                     n_features: int) -> SDAE:
+        config = self.config
+        for layer in self.model.layers:  # finished before the checkpoint: their codes feed the next
+            train = layer.encode(train, config.threads)
+            valid = layer.encode(valid, config.threads) if valid is not None else None
+        for k in range(len(self.model.layers), len(config.layers)):
+            n_in = self.model.layers[-1].n_hidden if k else n_features
+            if current is None:
+                current = LayerState(make_layer(k, n_in, int(config.layers[k]), train, config, self.reporter), config)
+            self.train_layer(k, current, train, valid)
+            self.model.layers.append(current.layer)
+            self.model.history.append(current.history)
+            current = None
+            self.save(None)
+            train = self.model.layers[-1].encode(train, config.threads)
+            valid = self.model.layers[-1].encode(valid, config.threads) if valid is not None else None
+        return self.model
+
+    def train_layer(self, k: int, state: LayerState, train: np.ndarray, valid: np.ndarray | None) -> None:
+        config, layer = self.config, state.layer
+        spec = train_spec(layer, config, layer_seed(config.seed, k))
+        self.reporter.stage_start(
+            f"layer {k + 1}/{len(config.layers)} ({layer.n_in}->{layer.n_hidden}, {layer.loss})", config.epochs)
+        try:
+            for record in state.history:
+                self.reporter.epoch_end(record)
+            while state.epoch < config.epochs:
+                snap = state.snapshot()
+                try:
+                    self.run_epoch(k, state, spec, train, valid)
+                except KeyboardInterrupt:
+                    state.rewind(snap)
+                    self.save(state)
+                    raise self.interrupted(k, state) from None
+                except TrainingError:
+                    state.rewind(snap)
+                    self.save(state)
+                    raise
+                every = self.checkpointing.every if self.checkpointing else 0
+                if every and state.epoch % every == 0:
+                    self.save(state)
+        finally:
+            self.reporter.stage_end()
+
+    def run_epoch(self, k, state: LayerState, spec, train, valid) -> None:
+        layer, started = state.layer, time.perf_counter()
+        loss, state.step = _core.train_epoch(layer.spec, spec, layer.theta, state.m, state.v, state.step, train,
+                                             state.epoch)
+        valid_loss = _core.reconstruction_loss(layer.spec, spec, layer.theta, valid) if valid is not None else None
+        if not np.isfinite(loss) or not np.all(np.isfinite(layer.theta)):
+            where = f" (the last good epoch is saved in {self.checkpointing.path}; resume it with a lower --lr)" \
+                if self.checkpointing else ""
+            raise TrainingError(
+                f"layer {k + 1}, epoch {state.epoch + 1}: the loss diverged (NaN or infinite); lower the learning "
+                f"rate (--lr, now {self.config.lr:g}) or check the input scaling{where}")
+        state.epoch += 1
+        record = {"epoch": state.epoch, "train": loss, "valid": valid_loss,
+                  "seconds": round(time.perf_counter() - started, 4)}
+        state.history.append(record)
+        self.reporter.epoch_end(record)
+
+    def interrupted(self, k: int, state: LayerState) -> "checkpoint.Interrupted":
+        done = f"layer {k + 1}, epoch {state.epoch}" if state.epoch else f"layer {k + 1} before its first epoch"
+        if self.checkpointing is None:
+            return checkpoint.Interrupted(f"interrupted in {done}; no checkpoint was being kept")
+        return checkpoint.Interrupted(
+            f"interrupted after {done}; progress saved to {self.checkpointing.path}; resume with: "
+            f"sdae pretrain {self.source} --resume {self.checkpointing.path}")
 
 
 def make_layer(k: int, n_in: int, n_hidden: int, train: np.ndarray, config: PretrainConfig,
@@ -172,38 +317,3 @@ def train_spec(layer: Layer, config: PretrainConfig, seed: int) -> "_core.TrainS
         optimizer=_CORE_OPTIMIZER[config.optimizer], lr=config.lr, momentum=config.momentum,
         batch_size=config.batch_size, seed=seed, num_threads=config.threads,
     )
-
-
-def train_layer(k: int, layer: Layer, train: np.ndarray, valid: np.ndarray | None, config: PretrainConfig,
-                reporter: Reporter) -> list[dict]:
-    spec = train_spec(layer, config, layer_seed(config.seed, k))
-    history: list[dict] = []
-    reporter.stage_start(f"layer {k + 1}/{len(config.layers)} ({layer.n_in}->{layer.n_hidden}, {layer.loss})",
-                         config.epochs)
-    try:
-        run_epochs(k, layer, train, valid, config, reporter, spec, history)
-    finally:
-        reporter.stage_end()
-    return history
-
-
-def run_epochs(k, layer, train, valid, config, reporter, spec, history) -> None:
-    needs_m = config.optimizer != "sgd"
-    m = np.zeros(layer.theta.size if needs_m else 0, dtype=np.float32)
-    v = np.zeros(layer.theta.size if config.optimizer == "adam" else 0, dtype=np.float32)
-    step = 0
-    for epoch in range(config.epochs):
-        last_good = layer.theta.copy()
-        started = time.perf_counter()
-        loss, step = _core.train_epoch(layer.spec, spec, layer.theta, m, v, step, train, epoch)
-        valid_loss = _core.reconstruction_loss(layer.spec, spec, layer.theta, valid) if valid is not None else None
-        if not np.isfinite(loss) or not np.all(np.isfinite(layer.theta)):
-            layer.theta[...] = last_good
-            raise TrainingError(
-                f"layer {k + 1}, epoch {epoch + 1}: the loss diverged (NaN or infinite); "
-                f"lower the learning rate (--lr, now {config.lr:g}) or check the input scaling"
-            )
-        record = {"epoch": epoch + 1, "train": loss, "valid": valid_loss,
-                  "seconds": round(time.perf_counter() - started, 4)}
-        history.append(record)
-        reporter.epoch_end(record)

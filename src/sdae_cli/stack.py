@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from .layer import Layer
+from .layer import Layer, aligned_copy
 
 _ACT = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
 _OUTPUT_LOSS = {"cross-entropy": _core.OutputLoss.cross_entropy, "mse": _core.OutputLoss.squared_error}
@@ -18,7 +18,7 @@ def classifier_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
     parts = [p for lay in model.layers for p in (lay.params()["W"], lay.params()["b"])]
     parts += [model.head_W, model.head_b]
     spec = _core.StackSpec(dims, _core.OutputLoss.softmax_nll)
-    return spec, np.concatenate([p.ravel() for p in parts]).astype(np.float32)
+    return spec, aligned_copy(np.concatenate([p.ravel() for p in parts]))
 
 
 def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
@@ -33,7 +33,7 @@ def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
         dims.append((lay.n_hidden, lay.n_in, _ACT[lay.decoder]))
         parts += [p["W"].T if lay.tied else p["Wd"], p["c"]]
     spec = _core.StackSpec(dims, _OUTPUT_LOSS[model.layers[0].loss])
-    return spec, np.concatenate([np.ravel(p) for p in parts]).astype(np.float32)
+    return spec, aligned_copy(np.concatenate([np.ravel(p) for p in parts]))
 
 
 def _blocks(theta: np.ndarray, shapes: list[tuple]) -> list[np.ndarray]:

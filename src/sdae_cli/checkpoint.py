@@ -1,0 +1,68 @@
+"""Checkpoints of an unfinished training run: written atomically as plain .npz (nothing
+pickled), read back to resume with the same result as an uninterrupted run."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from . import __version__
+from .data import atomic_output
+from .errors import SdaeError
+
+FORMAT_NAME = "sdae-checkpoint"
+FORMAT_VERSION = 1
+
+
+class Interrupted(SdaeError):
+    """Training stopped by a signal; a checkpoint holds its last finished epoch."""
+
+    exit_code = 130
+
+
+def default_path(output: str) -> str:
+    """m.npz -> m.ckpt.npz, beside the output it will become."""
+    base = output[:-4] if output.endswith(".npz") else output
+    return base + ".ckpt.npz"
+
+
+def fingerprint(data: np.ndarray) -> str:
+    """A digest of the training data, so a checkpoint is resumed on the data it was made from."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(data.shape).encode())
+    for start in range(0, data.shape[0], 65536):
+        digest.update(np.ascontiguousarray(data[start:start + 65536]).tobytes())
+    return digest.hexdigest()
+
+
+def save(path: str, kind: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "tool_version": __version__,
+              "kind": kind, **meta}
+    with atomic_output(path, durable=False) as f:
+        np.savez(f, meta=np.array(json.dumps(header)), **arrays)
+
+
+def load(path: str, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except FileNotFoundError:
+        raise SdaeError(f"{path}: no such checkpoint") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise SdaeError(f"{path}: not a readable sdae checkpoint ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise SdaeError(f"{path}: not an sdae checkpoint")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise SdaeError(f"{path}: checkpoint format {meta.get('format_version')} is newer than this sdae reads")
+    if meta.get("kind") != kind:
+        raise SdaeError(f"{path}: a {meta.get('kind')} checkpoint, not a {kind} one")
+    return meta, arrays
+
+
+def remove(path: str | None) -> None:
+    if path and os.path.exists(path):
+        os.unlink(path)
