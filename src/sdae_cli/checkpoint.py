@@ -47,7 +47,8 @@ def save(path: str, kind: str, meta: dict, arrays: dict[str, np.ndarray]) -> Non
 
 def load(path: str, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Our own handle: np.load leaves its file open when a damaged archive fails to parse.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         meta = json.loads(str(arrays.pop("meta")))
     except FileNotFoundError:

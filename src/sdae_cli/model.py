@@ -164,7 +164,8 @@ class SDAE:
     def load(cls, path: str) -> "SDAE":
         """Reads and validates a model file; never unpickles anything."""
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            # Our own handle: np.load leaves its file open when a damaged archive fails to parse.
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
         except FileNotFoundError:
             raise ModelError(f"{path}: no such file") from None
