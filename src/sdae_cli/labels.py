@@ -30,7 +30,7 @@ def as_labels(values: list[str]) -> np.ndarray:
     """Integers when every label is one, else strings."""
     try:
         return np.array([int(v) for v in values], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # names, or integers too long to be class numbers
         return np.array(values, dtype=str)
 
 

@@ -165,26 +165,30 @@ class SDAE:
         """Reads and validates a model file; never unpickles anything."""
         try:
             # Our own handle: np.load leaves its file open when a damaged archive fails to parse.
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
+            with open(path, "rb") as f:
+                if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                    raise ModelError(f"{path}: not an sdae model file (not an .npz archive)")
+                f.seek(0)
+                with np.load(f, allow_pickle=False) as npz:
+                    arrays = {name: npz[name] for name in npz.files}
+        except ModelError:
+            raise
         except FileNotFoundError:
             raise ModelError(f"{path}: no such file") from None
         except IsADirectoryError:
             raise ModelError(f"{path}: is a directory, expected a model file") from None
         except PermissionError:
             raise ModelError(f"{path}: permission denied") from None
-        except ValueError as e:
+        except Exception as e:  # anything a damaged or hostile archive makes NumPy raise
             if "pickle" in str(e).lower():
                 raise ModelError(f"{path}: holds pickled objects, which sdae refuses to load") from None
-            raise ModelError(f"{path}: not an sdae model ({e})") from None
-        except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise ModelError(f"{path}: not an sdae model file (not a readable .npz: {e})") from None
         try:
             return cls.from_arrays(arrays)
         except ModelError as e:
             raise ModelError(f"{path}: {e}") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"{path}: not a valid sdae model ({e})") from None
+        except Exception as e:  # a well-formed archive whose contents are not ours
+            raise ModelError(f"{path}: not a valid sdae model ({type(e).__name__}: {e})") from None
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SDAE":
