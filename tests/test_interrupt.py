@@ -83,3 +83,31 @@ def test_resume_refuses_other_data_or_settings(job):
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--seed" in result.stderr
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_finetune_interrupted_and_resumed_gives_the_uninterrupted_model(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((2000, 100), dtype=np.float32)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", (X[:, :3].sum(axis=1) > 1.5).astype(int))
+    pre = subprocess.run(SDAE + ["pretrain", str(tmp_path / "x.npy"), "--layers", "64", "--epochs", "1", "-q",
+                                 "-o", str(tmp_path / "pre.npz")], capture_output=True, text=True)
+    assert pre.returncode == 0, pre.stderr
+    args = ["finetune", "-m", str(tmp_path / "pre.npz"), str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+            "--epochs", "30", "--patience", "100", "--batch-size", "2", "--optimizer", "adam", "--threads", "2", "-q"]
+    out, ckpt = tmp_path / "t.npz", tmp_path / "t.ckpt.npz"
+    run = start(args, out)
+    wait_for(ckpt.exists)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "--resume" in err, err
+    assert not out.exists()
+    finished = subprocess.run(SDAE + args + ["--resume", str(ckpt), "-o", str(out)], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert not ckpt.exists()
+    reference = subprocess.run(SDAE + args + ["-o", str(tmp_path / "ref.npz")], capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+    with np.load(out, allow_pickle=False) as got, np.load(tmp_path / "ref.npz", allow_pickle=False) as want:
+        for name in got.files:
+            if name != "meta":
+                np.testing.assert_array_equal(got[name], want[name], err_msg=name)

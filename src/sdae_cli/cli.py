@@ -301,25 +301,41 @@ def check_finetune_options(params: dict) -> None:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @threads_option
 @key_option
+@click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz).")
+@click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Save progress every N epochs (0: only on interruption or divergence).")
+@click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint (same DATA and labels).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @click.pass_context
 def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
              optimizer, momentum, valid_split, valid_path, valid_labels_path, patience, noise, noise_type, seed,
-             threads, key, quiet):
+             threads, key, checkpoint_path, checkpoint_every, resume_path, quiet):
     """Fine-tune the whole stack on DATA: with labels (a softmax on top), or to reconstruct."""
     from .data import read_matrix
     from .finetuning import FinetuneConfig, finetune_reconstruct, finetune_supervised
     from .labels import read_labels, split_label_column
     from .progress import CliReporter
 
+    from . import checkpoint
+    from .finetuning import base_model
+    from .pretraining import Checkpointing
+
     target = target or "classify"
-    model = chain_model(ctx, model_path, "finetune")
     chain: Chain = ctx.ensure_object(Chain)
-    output = output or tuned_model_path(chain.model_name)
+    settings = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+                    valid_split=valid_split, patience=patience, noise=noise, noise_type=noise_type, seed=seed,
+                    threads=threads)
+    if resume_path is not None:  # the model and settings the checkpoint started from
+        model = base_model(resume_path)
+        saved = checkpoint.load(resume_path, "finetune")[0]["config"]
+        given = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        settings = {name: value if name in given else saved[name] for name, value in settings.items()}
+    else:
+        model = chain_model(ctx, model_path, "finetune")
+    output = output or tuned_model_path(chain.model_name or model_path)
     check_not_input(data, output)
-    config = FinetuneConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-                            valid_split=valid_split, patience=patience, noise=noise, noise_type=noise_type,
-                            seed=seed, threads=threads)
+    config = FinetuneConfig(**settings)
+    saving = Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
     source = "<stdin>" if data == "-" else data
     reporter = CliReporter(quiet)
     if label_column is not None:
@@ -331,11 +347,12 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
         valid = None
         if valid_path is not None:
             valid = (read_matrix(valid_path), read_labels(valid_labels_path))
-        tuned = finetune_supervised(model, X, labels, config, reporter, valid, source)
+        tuned = finetune_supervised(model, X, labels, config, reporter, valid, source, saving, resume_path)
     else:
         clean = read_matrix(clean_path) if clean_path is not None else None
-        tuned = finetune_reconstruct(model, X, config, reporter, clean, source)
+        tuned = finetune_reconstruct(model, X, config, reporter, clean, source, saving, resume_path)
     tuned.save(output)
+    checkpoint.remove(saving.path)
     chain.model, chain.model_name = tuned, output
     if not quiet:
         history = tuned.finetuning["history"]

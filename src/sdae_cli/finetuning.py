@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import _core
+from . import _core, checkpoint
 from .errors import ConfigError, DataError, SdaeError, TrainingError
 from .layer import NOISE_TYPES, aligned_zeros
 from .model import SDAE
@@ -67,8 +67,8 @@ def class_indices(labels: np.ndarray, source: str) -> tuple[list, np.ndarray]:
 
 
 def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: FinetuneConfig,
-                        reporter: Reporter | None = None, valid: tuple | None = None,
-                        source: str = "data") -> SDAE:
+                        reporter: Reporter | None = None, valid: tuple | None = None, source: str = "data",
+                        checkpointing=None, resume: str | None = None) -> SDAE:
     """A new model: the stack with a softmax layer on top, all trained on (X, labels)."""
     reporter = reporter or Reporter()
     if len(labels) != X.shape[0]:
@@ -105,15 +105,17 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
         return loss, float(np.mean(P.argmax(axis=1) != valid_y))
 
     noise_type, level = config.noise_type or ("masking" if config.noise else "none"), config.noise or 0.0
+    saver = Saver(checkpointing, model, train_X, targets, config, {"target": "classify", "classes": classes})
     history = run(spec, theta, train_X, targets, _CORE_NOISE[noise_type], level, config, validate, reporter,
-                  f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", "valid")
+                  f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", "valid", saver, resume)
     write_back_classifier(tuned, theta)
     tuned.finetuning = {"target": "classify", "settings": asdict(config), "history": history}
     return tuned
 
 
 def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, reporter: Reporter | None = None,
-                         clean: np.ndarray | None = None, source: str = "data") -> SDAE:
+                         clean: np.ndarray | None = None, source: str = "data", checkpointing=None,
+                         resume: str | None = None) -> SDAE:
     """A new model: the unrolled encoder-decoder trained end to end to reconstruct its input from
     a corrupted copy, or, with `clean`, to map the noisy rows X to their clean counterparts."""
     reporter = reporter or Reporter()
@@ -151,8 +153,10 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
         return float(rows.mean(dtype=np.float64)), None
 
     sizes = model.sizes
+    saver = Saver(checkpointing, model, train_X, train_Y, config,
+                  {"target": "reconstruct", "paired": clean is not None})
     history = run(spec, theta, train_X, train_Y, _CORE_NOISE[noise_type], level, config, validate, reporter,
-                  f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "valid")
+                  f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "valid", saver, resume)
     write_back_unrolled(tuned, theta)
     tuned.finetuning = {"target": "reconstruct", "paired": clean is not None, "noise_type": noise_type,
                         "noise_level": level, "settings": asdict(config), "history": history}
@@ -165,44 +169,126 @@ def prepared(model: SDAE, X: np.ndarray, source: str) -> np.ndarray:
     return model.scaler.transform(X)
 
 
+class TuneState:
+    """Fine-tuning partway: parameters, optimizer state, the best epoch so far, epochs done."""
+
+    ARRAYS = ("theta", "m", "v", "best_theta")
+    SCALARS = ("step", "epoch", "best", "since_best", "history")
+
+    def __init__(self, theta: np.ndarray, config: FinetuneConfig):
+        self.theta = theta
+        self.m = aligned_zeros(theta.size if config.optimizer != "sgd" else 0)
+        self.v = aligned_zeros(theta.size if config.optimizer == "adam" else 0)
+        self.best_theta = theta.copy()
+        self.step, self.epoch, self.best, self.since_best, self.history = 0, 0, None, 0, []
+
+    def snapshot(self) -> dict:
+        return {**{k: getattr(self, k).copy() for k in self.ARRAYS},
+                **{k: copy.deepcopy(getattr(self, k)) for k in self.SCALARS}}
+
+    def rewind(self, snap: dict) -> None:
+        for k in self.ARRAYS:
+            getattr(self, k)[...] = snap[k]
+        for k in self.SCALARS:
+            setattr(self, k, snap[k])
+
+
+class Saver:
+    """Checkpoints of a fine-tuning run: the model it started from, the data's digest, the state."""
+
+    def __init__(self, checkpointing, base: SDAE, X: np.ndarray, Y: np.ndarray, config: FinetuneConfig, job: dict):
+        self.checkpointing, self.base, self.config, self.job = checkpointing, base, config, job
+        self.fingerprint = checkpoint.fingerprint(X) + checkpoint.fingerprint(Y)
+
+    def save(self, state: TuneState) -> None:
+        if self.checkpointing is None:
+            return
+        arrays = {f"model.{k}": v for k, v in self.base.arrays().items()}
+        arrays.update({k: getattr(state, k) for k in TuneState.ARRAYS})
+        meta = {"fingerprint": self.fingerprint, "config": asdict(self.config), "job": self.job,
+                "state": {k: getattr(state, k) for k in TuneState.SCALARS}}
+        checkpoint.save(self.checkpointing.path, "finetune", meta, arrays)
+
+    def restore(self, path: str, state: TuneState) -> None:
+        meta, arrays = checkpoint.load(path, "finetune")
+        if meta["fingerprint"] != self.fingerprint or meta["job"] != self.job:
+            raise SdaeError(f"{path}: made from other data, labels or target; resume on the same ones")
+        given = asdict(self.config)
+        for key, value in meta["config"].items():
+            if key not in ("lr", "epochs", "threads", "patience") and given.get(key) != value:
+                raise ConfigError(key.replace("_", "-"), f"the checkpoint was made with {value!r}, "
+                                  f"not {given.get(key)!r}; a resumed run keeps its settings")
+        try:
+            for k in TuneState.ARRAYS:
+                getattr(state, k)[...] = arrays[k]
+            for k in TuneState.SCALARS:
+                setattr(state, k, meta["state"][k])
+        except (KeyError, ValueError) as e:
+            raise SdaeError(f"{path}: damaged checkpoint ({e})") from None
+
+
+def base_model(path: str) -> SDAE:
+    """The model a fine-tuning checkpoint started from."""
+    _, arrays = checkpoint.load(path, "finetune")
+    return SDAE.from_arrays({k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")})
+
+
 def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, reporter: Reporter, label: str,
-        criterion: str) -> list[dict]:
+        criterion: str, saver: Saver, resume: str | None) -> list[dict]:
     """The epoch loop with early stopping: keeps the parameters of the best validation epoch."""
     train = _core.StackTrainSpec(noise=noise, noise_level=level, optimizer=_CORE_OPTIMIZER[config.optimizer],
                                  lr=config.lr, momentum=config.momentum, batch_size=config.batch_size,
                                  seed=config.seed, num_threads=config.threads)
-    m = aligned_zeros(theta.size if config.optimizer != "sgd" else 0)
-    v = aligned_zeros(theta.size if config.optimizer == "adam" else 0)
-    step, history = 0, []
-    best, best_theta, since_best = np.inf, theta.copy(), 0
+    state = TuneState(theta, config)
+    if resume:
+        saver.restore(resume, state)
     reporter.stage_start(label, config.epochs)
     try:
-        for epoch in range(config.epochs):
-            started = time.perf_counter()
-            loss, step = _core.stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch)
-            if not np.isfinite(loss) or not np.all(np.isfinite(theta)):
-                theta[...] = best_theta
-                raise TrainingError(f"fine-tuning, epoch {epoch + 1}: the loss diverged (NaN or infinite); "
-                                    f"lower the learning rate (--lr, now {config.lr:g})")
-            valid_loss, valid_error = validate(theta)
-            record = {"epoch": epoch + 1, "train": loss, "valid": valid_loss, "valid_error": valid_error,
-                      "seconds": round(time.perf_counter() - started, 4)}
-            history.append(record)
+        for record in state.history:
             reporter.epoch_end(record)
-            figure = record[criterion]
-            if figure is None:
-                best_theta[...] = theta
-                continue
-            if figure < best:
-                best, since_best = figure, 0
-                best_theta[...] = theta
-            else:
-                since_best += 1
-                if since_best >= config.patience:
-                    reporter.note(f"stopped after epoch {epoch + 1}: no better validation figure for "
-                                  f"{config.patience} epochs; keeping epoch {epoch + 1 - since_best}")
-                    break
+        while state.epoch < config.epochs and state.since_best < config.patience:
+            snap = state.snapshot()
+            try:
+                tune_epoch(spec, train, X, Y, config, validate, reporter, criterion, state)
+            except KeyboardInterrupt:
+                state.rewind(snap)
+                saver.save(state)
+                where = (f"; progress saved to {saver.checkpointing.path}; resume with the same command and "
+                         f"--resume {saver.checkpointing.path}") if saver.checkpointing else ""
+                raise checkpoint.Interrupted(f"fine-tuning interrupted after epoch {state.epoch}{where}") from None
+            except TrainingError:
+                state.rewind(snap)
+                saver.save(state)
+                raise
+            every = saver.checkpointing.every if saver.checkpointing else 0
+            if every and state.epoch % every == 0:
+                saver.save(state)
+        if state.since_best >= config.patience:
+            reporter.note(f"stopped after epoch {state.epoch}: no better validation figure for "
+                          f"{config.patience} epochs; keeping epoch {state.epoch - state.since_best}")
     finally:
         reporter.stage_end()
-    theta[...] = best_theta
-    return history
+    theta[...] = state.best_theta
+    return state.history
+
+
+def tune_epoch(spec, train, X, Y, config: FinetuneConfig, validate, reporter: Reporter, criterion: str,
+               state: TuneState) -> None:
+    started = time.perf_counter()
+    loss, state.step = _core.stack_train_epoch(spec, train, state.theta, state.m, state.v, state.step, X, Y,
+                                               state.epoch)
+    if not np.isfinite(loss) or not np.all(np.isfinite(state.theta)):
+        raise TrainingError(f"fine-tuning, epoch {state.epoch + 1}: the loss diverged (NaN or infinite); "
+                            f"lower the learning rate (--lr, now {config.lr:g})")
+    valid_loss, valid_error = validate(state.theta)
+    state.epoch += 1
+    record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "valid_error": valid_error,
+              "seconds": round(time.perf_counter() - started, 4)}
+    state.history.append(record)
+    reporter.epoch_end(record)
+    figure = record[criterion]
+    if figure is None or state.best is None or figure < state.best:
+        state.best, state.since_best = figure, 0
+        state.best_theta[...] = state.theta
+    else:
+        state.since_best += 1
