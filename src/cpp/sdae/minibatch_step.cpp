@@ -20,11 +20,14 @@ std::vector<Index> slice_bounds(Index n, int parts) {
   return bounds;
 }
 
-/// Threads worth using for a layer: enough work per thread and at least 32 hidden units each.
+/// Threads worth using for a layer. Each step costs two barriers; a team only pays when each
+/// thread gets a good ~100 us of work, or on a busy machine every barrier waits on the scheduler.
+/// Small batches stream the weights from memory (slow per multiply-add), so they split sooner.
 int step_threads(const LayerSpec& spec, Index max_batch, int num_threads) {
   const int n = resolve_threads(num_threads);
   const long work = static_cast<long>(max_batch) * spec.n_in * spec.n_hidden;
-  if (work < (1L << 16)) return 1;
+  const long enough = max_batch <= kSmallBatch ? (1L << 19) : (1L << 21);
+  if (work < enough) return 1;
   return static_cast<int>(std::max<Index>(1, std::min<Index>(n, spec.n_hidden / 32)));
 }
 
@@ -96,6 +99,7 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   auto D1 = ws.DH_.topRows(b);
   auto H = ws.DH_.middleRows(b, b);
   const int T = ws.threads_;
+  const ThreadScope serial_products(1, false);  // the team below splits the work; Eigen must not
 
 #pragma omp parallel num_threads(T)
   {

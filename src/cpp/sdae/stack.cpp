@@ -232,10 +232,13 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
   if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
-  ThreadScope scope(train.num_threads);
-  const Offsets o = offsets_of(spec);
   const Index N = X.rows();
   const Index B = std::min(train.batch_size, N);
+  // Products too small to share are not worth a team (and its barriers) per minibatch.
+  long largest = 0;
+  for (const DenseSpec& d : spec.layers) largest = std::max<long>(largest, static_cast<long>(B) * d.n_in * d.n_out);
+  ThreadScope scope(train.num_threads, largest >= (1L << 21));
+  const Offsets o = offsets_of(spec);
   const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
   StackWorkspace ws(spec, B);
   VectorF grad(spec.size());

@@ -1,0 +1,32 @@
+"""Shared fixtures: the shipped digits, a small matrix in [0, 1], and that matrix on disk."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from sdae_cli.datasets import load_digits
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(X, y): 1,797 8x8 digits, pixels 0..16. Read-only, since every test shares them."""
+    X, y = load_digits()
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+@pytest.fixture
+def small_data():
+    """60 rows x 10 columns of float32 in [0, 1)."""
+    return np.random.default_rng(0).random((60, 10), dtype=np.float32)
+
+
+@pytest.fixture
+def data_files(tmp_path, small_data):
+    """small_data written as x.npy and x.csv (%.9g: float32 round-trips exactly) in tmp_path."""
+    npy = tmp_path / "x.npy"
+    csv = tmp_path / "x.csv"
+    np.save(npy, small_data)
+    np.savetxt(csv, small_data, delimiter=",", fmt="%.9g")
+    return SimpleNamespace(dir=tmp_path, npy=str(npy), csv=str(csv), X=small_data)
