@@ -19,6 +19,16 @@ FORMAT_VERSION = 1
 CHUNK_ROWS = 8192  # rows per pass in encode/denoise: bounds memory whatever the input size
 
 
+def _gather(chunks, rows: int, width: int) -> np.ndarray:
+    """The chunks written into one array as they come (a final concatenate would copy it all)."""
+    out = np.empty((rows, width), dtype=np.float32)
+    start = 0
+    for chunk in chunks:
+        out[start:start + len(chunk)] = chunk
+        start += len(chunk)
+    return out
+
+
 @dataclass
 class SDAE:
     """A stacked denoising autoencoder: layers[0] reads the (scaled) input."""
@@ -104,7 +114,7 @@ class SDAE:
             yield np.mean((Z - scaled) ** 2, axis=1, dtype=np.float64).astype(np.float32)[:, None]
 
     def predict_proba(self, X, threads: int = 0) -> np.ndarray:
-        return np.concatenate(list(self.iter_predict_proba(X, threads)))
+        return _gather(self.iter_predict_proba(X, threads), X.shape[0], len(self.classes or []))
 
     def predict(self, X, threads: int = 0) -> np.ndarray:
         """The user's labels, as a NumPy array of their type (int or str)."""
@@ -112,13 +122,15 @@ class SDAE:
         return np.asarray(self.classes)[index]
 
     def score(self, X, threads: int = 0) -> np.ndarray:
-        return np.concatenate(list(self.iter_score(X, threads)))[:, 0]
+        return _gather(self.iter_score(X, threads), X.shape[0], 1)[:, 0]
 
     def encode(self, X, layer: int | None = None, threads: int = 0) -> np.ndarray:
-        return np.concatenate(list(self.iter_encode(X, layer, threads)))
+        depth = len(self.layers) if layer is None else layer
+        width = self.layers[depth - 1].n_hidden if 1 <= depth <= len(self.layers) else 0  # else iter_encode says
+        return _gather(self.iter_encode(X, layer, threads), X.shape[0], width)
 
     def denoise(self, X, threads: int = 0) -> np.ndarray:
-        return np.concatenate(list(self.iter_denoise(X, threads)))
+        return _gather(self.iter_denoise(X, threads), X.shape[0], self.n_in)
 
     def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:
         check_finite(chunk, source, first_row=start)
