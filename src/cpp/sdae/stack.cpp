@@ -103,20 +103,27 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
   }
 }
 
-/// Backprop from ws.D through every layer; gradient into grad (layout of theta).
-void backward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, float* grad, StackWorkspace& ws,
-              const ThreadScope& scope) {
+/// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
+/// theta); otherwise plain SGD updates theta in place as it goes, which spares a gradient buffer
+/// and a pass over it: each layer's delta for the layer below is taken before its weights move.
+void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, float* grad, float lr,
+              StackWorkspace& ws, const ThreadScope& scope) {
   for (size_t j = spec.layers.size(); j-- > 0;) {
     const DenseSpec& d = spec.layers[j];
-    MatrixMap gM(grad + o.weight[j], d.n_in, d.n_out);
-    VectorMap gb(grad + o.bias[j], d.n_out);
+    MatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
     const auto A = ws.A[j].topRows(b);
-    gM.noalias() = A.transpose() * ws.D;
-    gb.noalias() = ws.D.colwise().sum().transpose();
+    if (j > 0) {
+      ws.D_next.resize(b, d.n_in);
+      ws.D_next.noalias() = ws.D * M.transpose();
+    }
+    if (lr == 0.0f) {
+      MatrixMap(grad + o.weight[j], d.n_in, d.n_out).noalias() = A.transpose() * ws.D;
+      VectorMap(grad + o.bias[j], d.n_out).noalias() = ws.D.colwise().sum().transpose();
+    } else {
+      M.noalias() -= lr * (A.transpose() * ws.D);
+      VectorMap(theta + o.bias[j], d.n_out).noalias() -= lr * ws.D.colwise().sum().transpose();
+    }
     if (j == 0) break;
-    ConstMatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
-    ws.D_next.resize(b, d.n_in);
-    ws.D_next.noalias() = ws.D * M.transpose();
     const Activation below = spec.layers[j - 1].activation;
 #pragma omp parallel for num_threads(scope.for_elements(ws.D_next.size())) schedule(static)
     for (Index i = 0; i < b; ++i) multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
@@ -196,7 +203,7 @@ double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& thet
   ws.Y = Y;
   forward(spec, o, theta.data(), b, ws, scope);
   output_loss(spec, b, true, ws, scope);
-  backward(spec, o, theta.data(), b, grad.data(), ws, scope);
+  backward(spec, o, const_cast<float*>(theta.data()), b, grad.data(), 0.0f, ws, scope);
   return sum_losses(ws.row_loss, b) / static_cast<double>(b);
 }
 
@@ -241,7 +248,8 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   const Offsets o = offsets_of(spec);
   const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
   StackWorkspace ws(spec, B);
-  VectorF grad(spec.size());
+  const bool fused = train.optimizer.kind == Optimizer::sgd;
+  VectorF grad(fused ? 0 : spec.size());
   double total = 0.0;
   StopPoller poller(train.should_stop);
   for (Index start = 0; start < N; start += B) {
@@ -256,10 +264,12 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
     }
     forward(spec, o, theta.data(), b, ws, scope);
     output_loss(spec, b, true, ws, scope);
-    backward(spec, o, theta.data(), b, grad.data(), ws, scope);
+    backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope);
     total += sum_losses(ws.row_loss, b);
     ++step;
-    apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step, scope.threads());
+    if (!fused)
+      apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
+                   scope.threads());
   }
   return {total / static_cast<double>(N), step};
 }
