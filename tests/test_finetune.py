@@ -180,3 +180,23 @@ class TestErrors:
         assert result.exit_code == 1
         assert "no classifier" in result.output
         assert not (tmp_path / "p.txt").exists()
+
+
+def test_default_output_name_and_explicit_validation_files(digit_files, split, pretrained, tmp_path, monkeypatch):
+    d = digit_files
+    pretrained.save(tmp_path / "digits.sdae.npz")
+    np.save(tmp_path / "valid.npy", split[2][:100])
+    np.savetxt(tmp_path / "valid_labels.txt", split[3][:100], fmt="%d")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["finetune", "-m", str(tmp_path / "digits.sdae.npz"), str(d / "train.npy"),
+                                      "--labels", str(d / "ytrain.npy"), "--valid", str(tmp_path / "valid.npy"),
+                                      "--valid-labels", str(tmp_path / "valid_labels.txt"), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "digits.tuned.sdae.npz" in result.output
+    history = SDAE.load(tmp_path / "digits.tuned.sdae.npz").finetuning["history"]
+    assert len(history) == 3 and all(r["valid_error"] is not None for r in history)
+    # The validation figures are those of the given rows, not of a split of the training rows.
+    tuned = SDAE.load(tmp_path / "digits.tuned.sdae.npz")
+    kept = min(history, key=lambda r: r["valid"])
+    error = np.mean(tuned.predict(split[2][:100]) != split[3][:100])
+    assert error == pytest.approx(kept["valid_error"])
