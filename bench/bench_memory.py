@@ -51,7 +51,7 @@ def main() -> None:
         _core.init_params(layer.spec, layer.theta, 0)
         model_path = os.path.join(folder, "model.npz")
         SDAE([layer]).save(model_path)
-        print(f"| rows | input | output | peak RSS | seconds |\n|---:|---:|---:|---:|---:|")
+        print("| rows | input | output | peak RSS | seconds |\n|---:|---:|---:|---:|---:|")
         for rows in map(int, args.rows.split(",")):
             data, codes = os.path.join(folder, "x.npy"), os.path.join(folder, "codes.npy")
             write_rows(data, rows, args.features)

@@ -1,6 +1,5 @@
 """Interrupted runs: Ctrl-C (SIGINT) and SIGTERM stop cleanly with a checkpoint, kill -9 loses at
 most the current epoch, and --resume ends with the model of an uninterrupted run, bit for bit."""
-import os
 import signal
 import subprocess
 import sys

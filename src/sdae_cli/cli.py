@@ -5,122 +5,12 @@ commands so that `sdae --help` answers at once.
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
 from . import __version__
-
-NOISE_TYPES = ("masking", "gaussian", "salt-pepper")
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-
-
-class ChainedCommand(click.Command):
-    """Lets options follow arguments inside a chain (`pretrain x.npy --layers 500`), which Click's
-    chain mode otherwise forbids: this command's arguments end at the next command's name."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        group = ctx.parent.command if ctx.parent is not None else None
-        names = set(group.commands) if isinstance(group, click.Group) else set()
-        takes_value = {
-            opt for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.is_flag
-            for opt in p.opts
-        }
-        end = 0
-        while end < len(args) and args[end] != "--" and args[end] not in names:
-            end += 2 if args[end] in takes_value else 1
-        end = min(end, len(args))
-        ctx.allow_interspersed_args = True
-        super().parse_args(ctx, args[:end])
-        ctx.args = [*ctx.args, *args[end:]]
-        check = getattr(self.callback, "check_options", None)
-        if check is not None and not ctx.resilient_parsing:
-            check(ctx.params)  # before any command of the chain runs, so a bad chain writes nothing
-        return ctx.args
-
-
-class SdaeGroup(click.Group):
-    """Turns our own errors into one-line messages with exit code 1 (usage errors exit 2)."""
-
-    command_class = ChainedCommand
-
-    def invoke(self, ctx: click.Context):
-        from .errors import ConfigError, SdaeError
-
-        try:
-            return super().invoke(ctx)
-        except ConfigError as e:
-            raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
-        except SdaeError as e:
-            error = click.ClickException(str(e))
-            error.exit_code = getattr(e, "exit_code", 1)  # 130 after Ctrl-C / SIGTERM
-            raise error from None
-
-
-class Chain:
-    """What one command of a chain leaves to the next: the model it trained or loaded."""
-
-    def __init__(self):
-        self.model = None
-        self.model_name = None
-
-
-def split_list(value: str, convert, param) -> list:
-    try:
-        return [convert(part.strip()) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of {convert.__name__} values") from None
-
-
-def int_list(ctx, param, value):
-    return None if value is None else split_list(value, int, param)
-
-
-def float_list(ctx, param, value):
-    return None if value is None else split_list(value, float, param)
-
-
-def choice_list(choices):
-    def callback(ctx, param, value):
-        items = split_list(value, str, param)
-        for item in items:
-            if item not in choices:
-                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}")
-        return items
-    return callback
-
-
-def chain_model(ctx: click.Context, model_path: str | None, command: str):
-    """The model named by -m, else the one the command before in the chain left."""
-    from .model import SDAE
-
-    chain: Chain = ctx.ensure_object(Chain)
-    if model_path is not None:
-        chain.model, chain.model_name = SDAE.load(model_path), model_path
-    elif chain.model is None:
-        raise click.UsageError(f"{command}: no model; give -m MODEL, or run pretrain before it in the chain")
-    return chain.model
-
-
-def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
-    if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
-        if os.path.samefile(data, output):
-            raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
-
-
-def default_model_path(data: str) -> str:
-    name = "stdin" if data == "-" else os.path.basename(data)
-    for suffix in (".gz", ".npy", ".npz", ".csv", ".tsv", ".txt"):
-        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
-    return f"{name}.sdae.npz"
-
-
-threads_option = click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
-key_option = click.option("--key", help="The array to read from an .npz holding several.")
-format_option = click.option("--format", "fmt", type=click.Choice(["npy", "csv"]),
-                             help="Output format (default: from the suffix; csv on stdout).")
-
+from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, choice_list,
+                          default_model_path, float_list, given_on_command_line, inference_options, int_list,
+                          training_options, tuned_model_path, write_chunks)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sdae")
@@ -143,10 +33,6 @@ def cli(ctx):
 @click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
               help="masking, gaussian or salt-pepper: one, or one per layer.")
 @click.option("--epochs", default=15, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001).")
-@click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"]))
-@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True))
 @click.option("--loss", default="auto", show_default=True, type=click.Choice(["auto", "cross-entropy", "mse"]))
 @click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "sigmoid", "linear"]))
 @click.option("--activation", default="sigmoid", show_default=True, callback=choice_list(ACTIVATIONS),
@@ -154,15 +40,8 @@ def cli(ctx):
 @click.option("--untied", is_flag=True, help="Give each decoder its own weights instead of W transposed.")
 @click.option("--scale", default="auto", show_default=True,
               type=click.Choice(["auto", "minmax", "standard", "none"]))
-@click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@threads_option
-@key_option
-@click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz).")
-@click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
-              help="Save progress every N epochs (0: only at finished layers and on interruption).")
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint, on the same DATA.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
+@training_options
 @click.pass_context
 def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, loss,
              decoder, activation, untied, scale, valid_split, seed, threads, key, checkpoint_path, checkpoint_every,
@@ -184,7 +63,7 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
     )
     if resume_path is not None:  # the checkpoint's settings, except those given on this command line
         saved = checkpoint.load(resume_path, "pretrain")[0]["config"]
-        given = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        given = given_on_command_line(ctx)
         given |= {"tied"} if "untied" in given else set()
         settings = {name: value if name in given else saved[name] for name, value in settings.items()}
     elif layers is None:
@@ -201,22 +80,9 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
         click.echo(f"wrote model {output} ({'-'.join(map(str, model.sizes))})", err=True)
 
 
-def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
-    from .data import MatrixWriter
-
-    with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
-
-
 @cli.command()
-@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
-@click.argument("data")
-@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@inference_options
 @click.option("--layer", type=int, help="Encode up to layer K (1 = first hidden layer; default: the top).")
-@format_option
-@threads_option
-@key_option
 @click.pass_context
 def encode(ctx, model_path, data, output, layer, fmt, threads, key):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
@@ -234,12 +100,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 
 
 @cli.command()
-@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
-@click.argument("data")
-@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
-@format_option
-@threads_option
-@key_option
+@inference_options
 @click.pass_context
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
@@ -250,15 +111,6 @@ def denoise(ctx, model_path, data, output, fmt, threads, key):
     X = read_matrix(data, key)
     source = "<stdin>" if data == "-" else data
     write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source))
-
-
-def tuned_model_path(model_name: str | None) -> str:
-    base = os.path.basename(model_name or "model")
-    for suffix in (".sdae.npz", ".npz"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return f"{base}.tuned.sdae.npz"
 
 
 def check_finetune_options(params: dict) -> None:
@@ -287,25 +139,14 @@ def check_finetune_options(params: dict) -> None:
 @click.option("--clean", "clean_path", help="reconstruct: clean rows paired with DATA's noisy ones.")
 @click.option("-o", "--output", help="Tuned model file (default: <model stem>.tuned.sdae.npz here).")
 @click.option("--epochs", default=50, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001).")
-@click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"]))
-@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True))
-@click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out.")
 @click.option("--valid", "valid_path", help="Validation rows (instead of --valid-split).")
 @click.option("--valid-labels", "valid_labels_path", help="Labels of --valid.")
 @click.option("--patience", default=10, show_default=True, type=int,
               help="Stop after this many epochs without a better validation loss.")
 @click.option("--noise", type=float, help="Input corruption while fine-tuning (reconstruct: default the model's).")
 @click.option("--noise-type", type=click.Choice(NOISE_TYPES))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@threads_option
-@key_option
-@click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz).")
-@click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
-              help="Save progress every N epochs (0: only on interruption or divergence).")
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint (same DATA and labels).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
+@training_options
 @click.pass_context
 def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
              optimizer, momentum, valid_split, valid_path, valid_labels_path, patience, noise, noise_type, seed,
@@ -328,7 +169,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     if resume_path is not None:  # the model and settings the checkpoint started from
         model = base_model(resume_path)
         saved = checkpoint.load(resume_path, "finetune")[0]["config"]
-        given = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        given = given_on_command_line(ctx)
         settings = {name: value if name in given else saved[name] for name, value in settings.items()}
     else:
         model = chain_model(ctx, model_path, "finetune")
@@ -367,13 +208,8 @@ finetune.callback.check_options = check_finetune_options
 
 
 @cli.command()
-@click.option("-m", "--model", "model_path", help="Fine-tuned model (default: the model of the command before).")
-@click.argument("data")
-@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
+@inference_options
 @click.option("--proba", is_flag=True, help="One probability column per class instead of labels.")
-@format_option
-@threads_option
-@key_option
 @click.pass_context
 def predict(ctx, model_path, data, output, proba, fmt, threads, key):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
@@ -396,12 +232,7 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
 
 
 @cli.command()
-@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
-@click.argument("data")
-@click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout.")
-@format_option
-@threads_option
-@key_option
+@inference_options
 @click.pass_context
 def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""

@@ -102,12 +102,7 @@ def write_labels(path: str, labels: np.ndarray, fmt: str | None = None) -> None:
         else:
             out.write("".join(f"{v}\n" for v in labels.tolist()).encode("utf-8"))
 
-    if path == "-":
-        emit(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-    with atomic_output(path) as out:
-        emit(out)
+    _write(path, emit)
 
 
 def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None = None) -> None:
@@ -123,6 +118,11 @@ def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None
         row = delimiter.join(["%.7g"] * P.shape[1]) + "\n"
         out.write("".join(row % tuple(r) for r in P.tolist()).encode("ascii"))
 
+    _write(path, emit)
+
+
+def _write(path: str, emit) -> None:
+    """emit(binary file) to stdout for "-", else atomically to path."""
     if path == "-":
         emit(sys.stdout.buffer)
         sys.stdout.buffer.flush()

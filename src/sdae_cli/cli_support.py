@@ -1,0 +1,172 @@
+"""What the `sdae` commands share: chaining, error mapping, option parsing and common options.
+
+No heavy imports here either: `sdae --help` loads only this and click.
+"""
+from __future__ import annotations
+
+import os
+
+import click
+
+NOISE_TYPES = ("masking", "gaussian", "salt-pepper")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+class ChainedCommand(click.Command):
+    """Lets options follow arguments inside a chain (`pretrain x.npy --layers 500`), which Click's
+    chain mode otherwise forbids: this command's arguments end at the next command's name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        group = ctx.parent.command if ctx.parent is not None else None
+        names = set(group.commands) if isinstance(group, click.Group) else set()
+        takes_value = {
+            opt for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.is_flag
+            for opt in p.opts
+        }
+        end = 0
+        while end < len(args) and args[end] != "--" and args[end] not in names:
+            end += 2 if args[end] in takes_value else 1
+        end = min(end, len(args))
+        ctx.allow_interspersed_args = True
+        super().parse_args(ctx, args[:end])
+        ctx.args = [*ctx.args, *args[end:]]
+        check = getattr(self.callback, "check_options", None)
+        if check is not None and not ctx.resilient_parsing:
+            check(ctx.params)  # before any command of the chain runs, so a bad chain writes nothing
+        return ctx.args
+
+
+class SdaeGroup(click.Group):
+    """Turns our own errors into one-line messages with exit code 1 (usage errors exit 2)."""
+
+    command_class = ChainedCommand
+
+    def invoke(self, ctx: click.Context):
+        from .errors import ConfigError, SdaeError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
+        except SdaeError as e:
+            error = click.ClickException(str(e))
+            error.exit_code = getattr(e, "exit_code", 1)  # 130 after Ctrl-C / SIGTERM
+            raise error from None
+
+
+class Chain:
+    """What one command of a chain leaves to the next: the model it trained or loaded."""
+
+    def __init__(self):
+        self.model = None
+        self.model_name = None
+
+
+def split_list(value: str, convert, param) -> list:
+    try:
+        return [convert(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of {convert.__name__} values") from None
+
+
+def int_list(ctx, param, value):
+    return None if value is None else split_list(value, int, param)
+
+
+def float_list(ctx, param, value):
+    return None if value is None else split_list(value, float, param)
+
+
+def choice_list(choices):
+    def callback(ctx, param, value):
+        items = split_list(value, str, param)
+        for item in items:
+            if item not in choices:
+                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}")
+        return items
+    return callback
+
+
+def chain_model(ctx: click.Context, model_path: str | None, command: str):
+    """The model named by -m, else the one the command before in the chain left."""
+    from .model import SDAE
+
+    chain: Chain = ctx.ensure_object(Chain)
+    if model_path is not None:
+        chain.model, chain.model_name = SDAE.load(model_path), model_path
+    elif chain.model is None:
+        raise click.UsageError(f"{command}: no model; give -m MODEL, or run pretrain before it in the chain")
+    return chain.model
+
+
+def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
+    if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
+        if os.path.samefile(data, output):
+            raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
+
+
+def default_model_path(data: str) -> str:
+    name = "stdin" if data == "-" else os.path.basename(data)
+    for suffix in (".gz", ".npy", ".npz", ".csv", ".tsv", ".txt"):
+        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    return f"{name}.sdae.npz"
+
+
+threads_option = click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+key_option = click.option("--key", help="The array to read from an .npz holding several.")
+format_option = click.option("--format", "fmt", type=click.Choice(["npy", "csv"]),
+                             help="Output format (default: from the suffix; csv on stdout).")
+
+
+def compose(*decorators):
+    """Several click decorators as one, applied in the order listed (the order --help shows)."""
+    def apply(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+    return apply
+
+
+# -m, DATA, -o, --format, --threads, --key: the commands that run data through a model.
+inference_options = compose(
+    click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before)."),
+    click.argument("data"),
+    click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout."),
+    format_option, threads_option, key_option,
+)
+
+# What pretrain and finetune share (each adds its own --epochs, -o and --resume).
+training_options = compose(
+    click.option("--batch-size", default=32, show_default=True, type=int),
+    click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001)."),
+    click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"])),
+    click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
+    click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out."),
+    click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0)),
+    threads_option, key_option,
+    click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz)."),
+    click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
+                 help="Save progress every N epochs (0: only at finished layers, on interruption or divergence)."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr."),
+)
+
+
+def given_on_command_line(ctx: click.Context) -> set[str]:
+    return {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+
+
+def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
+    from .data import MatrixWriter
+
+    with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+
+
+def tuned_model_path(model_name: str | None) -> str:
+    base = os.path.basename(model_name or "model")
+    for suffix in (".sdae.npz", ".npz"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return f"{base}.tuned.sdae.npz"
