@@ -14,7 +14,7 @@ import numpy as np
 padding = [np.empty(int(sys.argv[1]), np.uint8) for _ in range(5)]  # shifts where later arrays land
 from sdae_cli import PretrainConfig, pretrain
 X = np.random.default_rng(0).random((600, 300), dtype=np.float32)
-model = pretrain(X, PretrainConfig(layers=[96, 64], epochs=2, batch_size=8, optimizer="adam", threads=2))
+model = pretrain(X, PretrainConfig(layers=[256, 96], epochs=2, batch_size=40, optimizer="adam", threads=2))
 print(hashlib.sha256(b"".join(layer.theta.tobytes() for layer in model.layers)).hexdigest())
 """
 

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "sdae/dae_layer.hpp"
+#include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
 #include "sdae/noise.hpp"
 #include "sdae/stack.hpp"
@@ -244,6 +245,8 @@ PYBIND11_MODULE(_core, mod) {
   }, py::arg("spec"), py::arg("train"), py::arg("theta").noconvert(), py::arg("m").noconvert(),
      py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
      py::arg("epoch"), "One epoch of fine-tuning X -> Y. Returns (mean loss per row, updates so far).");
+
+  mod.attr("gemm_backend") = gemm_backend();
 
   mod.def("max_threads", []() { return omp_get_num_procs(); }, "The default thread count.");
 }

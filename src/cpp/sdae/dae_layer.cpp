@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sdae/activations.hpp"
+#include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
 #include "sdae/minibatch_step.hpp"
 #include "sdae/rng.hpp"
@@ -106,7 +107,7 @@ void encode(const LayerSpec& spec, const ConstVectorRef& theta, const ConstMatri
   check_cols(X.cols(), spec.n_in, "X");
   if (H.rows() != X.rows() || H.cols() != spec.n_hidden) throw std::invalid_argument("H: expected (rows of X, n_hidden)");
   ThreadScope scope(num_threads);
-  H.noalias() = X * W_of(spec, theta.data());
+  gemm(H, X, false, W_of(spec, theta.data()), false, 1.0f, 0.0f, scope.threads());
   add_bias_activate(H, b_of(spec, theta.data()), spec.encoder, scope);
 }
 
@@ -118,9 +119,9 @@ void decode(const LayerSpec& spec, const ConstVectorRef& theta, const ConstMatri
   if (Z.rows() != H.rows() || Z.cols() != spec.n_in) throw std::invalid_argument("Z: expected (rows of H, n_in)");
   ThreadScope scope(num_threads);
   if (spec.tied)
-    Z.noalias() = H * W_of(spec, theta.data()).transpose();
+    gemm(Z, H, false, W_of(spec, theta.data()), true, 1.0f, 0.0f, scope.threads());
   else
-    Z.noalias() = H * Wd_of(spec, theta.data());
+    gemm(Z, H, false, Wd_of(spec, theta.data()), false, 1.0f, 0.0f, scope.threads());
   add_bias_activate(Z, c_of(spec, theta.data()), spec.decoder, scope);
 }
 

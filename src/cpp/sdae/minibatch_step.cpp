@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "sdae/activations.hpp"
+#include "sdae/gemm.hpp"
 #include "sdae/small_batch.hpp"
 #include "sdae/threads.hpp"
 
@@ -38,7 +39,8 @@ double segment_loss(A&& a, const X& x, Loss loss, Activation decoder, bool delta
   double total;
   if (loss == Loss::cross_entropy) {
     // -[x log z + (1-x) log(1-z)] with z = sigmoid(a), written stably as softplus(a) - x a.
-    total = (a.max(0.0f) + (-a.abs()).exp().log1p() - x * a).template cast<double>().sum();
+    // log(1 + e) rather than log1p(e): Eigen vectorises log, and e <= 1 keeps it accurate to 1e-7.
+    total = (a.max(0.0f) + ((-a.abs()).exp() + 1.0f).log() - x * a).template cast<double>().sum();
     if (delta) a = (a.logistic() - x) * inv_b;
     return total;
   }
@@ -60,6 +62,15 @@ void apply(StepMode mode, float lr, T&& target, G&& grad_target, const V& value)
     target.noalias() -= lr * value;
   else
     grad_target.noalias() = value;
+}
+
+/// target -= lr * op(A) op(B) (sgd_update) or grad_target = op(A) op(B) (gradient).
+void apply_product(StepMode mode, float lr, MatrixRef target, MatrixRef grad_target, const ConstMatrixRef& A,
+                   bool ta, const ConstMatrixRef& B, bool tb) {
+  if (mode == StepMode::sgd_update)
+    gemm(target, A, ta, B, tb, -lr, 1.0f, 1);
+  else
+    gemm(grad_target, A, ta, B, tb, 1.0f, 0.0f, 1);
 }
 
 }  // namespace
@@ -113,17 +124,17 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     if (small)
       small_times(Hs, Xt, W.middleCols(j0, w));
     else
-      Hs.noalias() = Xt * W.middleCols(j0, w);
+      gemm(Hs, Xt, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
     for (Index i = 0; i < b; ++i) bias_activate(Hs.row(i).data(), bias.data() + j0, w, spec.encoder);
     auto Zp = ws.Zpart_[t].topRows(b);
     if (spec.tied && small)
       small_times_transpose(Zp, Hs, W.middleCols(j0, w));
     else if (spec.tied)
-      Zp.noalias() = Hs * W.middleCols(j0, w).transpose();
+      gemm(Zp, Hs, false, W.middleCols(j0, w), true, 1.0f, 0.0f, 1);
     else if (small)
       small_times(Zp, Hs, Wd.middleRows(j0, w));
     else
-      Zp.noalias() = Hs * Wd.middleRows(j0, w);
+      gemm(Zp, Hs, false, Wd.middleRows(j0, w), false, 1.0f, 0.0f, 1);
 #pragma omp barrier
 
     // This thread's input features: sum the shares in thread order (deterministic), add c,
@@ -146,11 +157,11 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
       if (spec.tied && small)
         small_times(D1s, D2, W.middleCols(j0, w));
       else if (spec.tied)
-        D1s.noalias() = D2 * W.middleCols(j0, w);
+        gemm(D1s, D2, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
       else if (small)
         small_times_transpose(D1s, D2, Wd.middleRows(j0, w));
       else
-        D1s.noalias() = D2 * Wd.middleRows(j0, w).transpose();
+        gemm(D1s, D2, false, Wd.middleRows(j0, w), true, 1.0f, 0.0f, 1);
       for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
       apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
       if (small && mode == StepMode::sgd_update) {
@@ -162,10 +173,10 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
         }
       } else if (spec.tied) {
         // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]
-        apply(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD.transpose() * DH.middleCols(j0, w));
+        apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD, true, DH.middleCols(j0, w), false);
       } else {
-        apply(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt.transpose() * D1s);
-        apply(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs.transpose() * D2);
+        apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt, true, D1s, false);
+        apply_product(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs, true, D2, false);
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sdae/activations.hpp"
+#include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
 #include "sdae/dae_layer.hpp"
 #include "sdae/threads.hpp"
@@ -59,7 +60,7 @@ void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index 
     ConstMatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
     ConstVectorMap bias(theta + o.bias[j], d.n_out);
     auto out = ws.A[j + 1].topRows(b);
-    out.noalias() = ws.A[j].topRows(b) * M;
+    gemm(out, ws.A[j].topRows(b), false, M, false, 1.0f, 0.0f, scope.threads());
     const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
     for (Index i = 0; i < b; ++i)
@@ -114,13 +115,13 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
     const auto A = ws.A[j].topRows(b);
     if (j > 0) {
       ws.D_next.resize(b, d.n_in);
-      ws.D_next.noalias() = ws.D * M.transpose();
+      gemm(ws.D_next, ws.D, false, M, true, 1.0f, 0.0f, scope.threads());
     }
     if (lr == 0.0f) {
-      MatrixMap(grad + o.weight[j], d.n_in, d.n_out).noalias() = A.transpose() * ws.D;
+      gemm(MatrixMap(grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f, scope.threads());
       VectorMap(grad + o.bias[j], d.n_out).noalias() = ws.D.colwise().sum().transpose();
     } else {
-      M.noalias() -= lr * (A.transpose() * ws.D);
+      gemm(M, A, true, ws.D, false, -lr, 1.0f, scope.threads());
       VectorMap(theta + o.bias[j], d.n_out).noalias() -= lr * ws.D.colwise().sum().transpose();
     }
     if (j == 0) break;
@@ -241,10 +242,7 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
   const Index N = X.rows();
   const Index B = std::min(train.batch_size, N);
-  // Products too small to share are not worth a team (and its barriers) per minibatch.
-  long largest = 0;
-  for (const DenseSpec& d : spec.layers) largest = std::max<long>(largest, static_cast<long>(B) * d.n_in * d.n_out);
-  ThreadScope scope(train.num_threads, largest >= (1L << 21));
+  ThreadScope scope(train.num_threads);
   const Offsets o = offsets_of(spec);
   const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
   StackWorkspace ws(spec, B);

@@ -1,0 +1,82 @@
+#include "sdae/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "sdae/threads.hpp"
+
+#ifdef SDAE_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace sdae {
+namespace {
+
+#ifdef SDAE_HAVE_OPENBLAS
+// Our threads split the work; OpenBLAS's own pool must not start on top of them.
+const bool kSingleThreadedBlas = [] {
+  scipy_openblas_set_num_threads(1);
+  return true;
+}();
+#endif
+
+void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha,
+                float beta) {
+  const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
+  if (m == 0 || n == 0) return;
+#ifdef SDAE_HAVE_OPENBLAS
+  (void)kSingleThreadedBlas;
+  // OpenBLAS wins on products with two long sides; with a short one (a batch of 16) Eigen does.
+  if (std::min(m, k) >= 32 && n >= 64) {
+    scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, A.data(),
+                    static_cast<blasint>(A.outerStride()), B.data(), static_cast<blasint>(B.outerStride()), beta,
+                    C.data(), static_cast<blasint>(C.outerStride()));
+    return;
+  }
+#endif
+  const ThreadScope serial(1, false);
+  if (beta == 0.0f) C.setZero();
+  else if (beta != 1.0f) C *= beta;
+  if (ta && tb) C.noalias() += alpha * (A.transpose() * B.transpose());
+  else if (ta) C.noalias() += alpha * (A.transpose() * B);
+  else if (tb) C.noalias() += alpha * (A * B.transpose());
+  else C.noalias() += alpha * (A * B);
+}
+
+}  // namespace
+
+void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
+          int num_threads) {
+  const Index n = C.cols();
+  const long work = static_cast<long>(C.rows()) * n * (ta ? A.rows() : A.cols());
+  // Below ~2M multiply-adds a team costs more than it saves (and waits on a busy machine).
+  int T = work >= (1L << 21) ? resolve_threads(num_threads) : 1;
+  T = static_cast<int>(std::min<Index>(T, std::max<Index>(1, n / 64)));
+  if (T == 1) {
+    gemm_block(C, A, ta, B, tb, alpha, beta);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    // Column blocks on multiples of 16 floats, so that no two threads share a cache line of C.
+    const int t = omp_get_thread_num();
+    const Index j0 = std::min(n, (n * t / T + 15) / 16 * 16);
+    const Index j1 = t + 1 == T ? n : std::min(n, (n * (t + 1) / T + 15) / 16 * 16);
+    if (j1 > j0) {
+      const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(j0, j1 - j0)) : ConstMatrixRef(B.middleCols(j0, j1 - j0));
+      gemm_block(C.middleCols(j0, j1 - j0), A, ta, Bb, tb, alpha, beta);
+    }
+  }
+}
+
+const char* gemm_backend() {
+#ifdef SDAE_HAVE_OPENBLAS
+  return "openblas";
+#else
+  return "eigen";
+#endif
+}
+
+}  // namespace sdae
