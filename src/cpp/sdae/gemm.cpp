@@ -49,24 +49,32 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
 
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
           int num_threads) {
-  const Index n = C.cols();
-  const long work = static_cast<long>(C.rows()) * n * (ta ? A.rows() : A.cols());
+  const Index m = C.rows(), n = C.cols();
+  const long work = static_cast<long>(m) * n * (ta ? A.rows() : A.cols());
   // Below ~2M multiply-adds a team costs more than it saves (and waits on a busy machine).
+  // A tall C is split by rows (each thread packs its own rows of A), a wide one by columns.
+  const bool by_rows = m >= n;
   int T = work >= (1L << 21) ? resolve_threads(num_threads) : 1;
-  T = static_cast<int>(std::min<Index>(T, std::max<Index>(1, n / 64)));
+  T = static_cast<int>(std::min<Index>(T, std::max<Index>(1, (by_rows ? m : n) / 64)));
   if (T == 1) {
     gemm_block(C, A, ta, B, tb, alpha, beta);
     return;
   }
 #pragma omp parallel num_threads(T)
   {
-    // Column blocks on multiples of 16 floats, so that no two threads share a cache line of C.
+    // Blocks on multiples of 16, so that no two threads share a cache line of C.
     const int t = omp_get_thread_num();
-    const Index j0 = std::min(n, (n * t / T + 15) / 16 * 16);
-    const Index j1 = t + 1 == T ? n : std::min(n, (n * (t + 1) / T + 15) / 16 * 16);
-    if (j1 > j0) {
-      const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(j0, j1 - j0)) : ConstMatrixRef(B.middleCols(j0, j1 - j0));
-      gemm_block(C.middleCols(j0, j1 - j0), A, ta, Bb, tb, alpha, beta);
+    const Index size = by_rows ? m : n;
+    const Index i0 = std::min(size, (size * t / T + 15) / 16 * 16);
+    const Index i1 = t + 1 == T ? size : std::min(size, (size * (t + 1) / T + 15) / 16 * 16);
+    if (i1 > i0) {
+      if (by_rows) {
+        const ConstMatrixRef Ab = ta ? ConstMatrixRef(A.middleCols(i0, i1 - i0)) : ConstMatrixRef(A.middleRows(i0, i1 - i0));
+        gemm_block(C.middleRows(i0, i1 - i0), Ab, ta, B, tb, alpha, beta);
+      } else {
+        const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(i0, i1 - i0)) : ConstMatrixRef(B.middleCols(i0, i1 - i0));
+        gemm_block(C.middleCols(i0, i1 - i0), A, ta, Bb, tb, alpha, beta);
+      }
     }
   }
 }
