@@ -172,16 +172,13 @@ def test_utf16_text(tmp_path):
     np.testing.assert_array_equal(read_matrix(path), [[1, 2]])
 
 
-def test_large_csv_reads_quickly(tmp_path):
-    import time
+def test_large_csv_round_trips_exactly(tmp_path):
+    """Big enough to go through the chunked writer and numpy's fast parser (speed is for bench/)."""
     values = np.random.default_rng(0).standard_normal((100_000, 50)).astype(np.float32)
     path = str(tmp_path / "big.csv")
-    start = time.perf_counter()
     write_matrix(path, values)
     back = read_matrix(path)
-    elapsed = time.perf_counter() - start
     np.testing.assert_array_equal(back.astype(np.float32), values)
-    assert elapsed < 20, elapsed
 
 
 # ------------------------------------------------------------- read errors
