@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from sdae_cli import data
-from sdae_cli.data import MatrixWriter, atomic_output, read_matrix, write_matrix
+from sdae_cli.chunked import MatrixWriter
+from sdae_cli.data import atomic_output, read_matrix, write_matrix
 from sdae_cli.errors import DataError, SdaeError
 
 

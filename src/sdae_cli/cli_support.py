@@ -156,7 +156,7 @@ def given_on_command_line(ctx: click.Context) -> set[str]:
 
 
 def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
-    from .data import MatrixWriter
+    from .chunked import MatrixWriter
 
     with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
         for chunk in chunks:

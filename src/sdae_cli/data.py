@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import mmap
 import os
 import sys
 import tempfile
-import zipfile
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -338,92 +336,3 @@ def write_matrix(path: str, array: np.ndarray, fmt: str | None = None, *,
         return
     with atomic_output(path, "wb") as out:
         emit(out)
-
-
-class MatrixWriter:
-    """Write an (n_rows, n_cols) float32 matrix chunk by chunk with bounded memory.
-
-    Use as a context manager. A file appears (atomically) only after a clean exit
-    with exactly n_rows rows written; stdout ("-") is streamed directly.
-    """
-
-    def __init__(self, path: str, n_rows: int, n_cols: int, fmt: str | None = None,
-                 stdout: BinaryIO | None = None):
-        path = os.fspath(path)
-        self.path, self.n_rows, self.n_cols = path, int(n_rows), int(n_cols)
-        self.kind, self.delimiter = _output_format(path, fmt)
-        self.rows_written = 0
-        # Closing the stack in order finishes the zip member, the zip, then the temp file.
-        self._stack = contextlib.ExitStack()
-        try:
-            if path == "-":
-                out = self._stdout = stdout if stdout is not None else sys.stdout.buffer
-            else:
-                out = self._stack.enter_context(atomic_output(path, "wb"))
-            if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
-                archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
-                out = self._stack.enter_context(archive.open("data.npy", "w", force_zip64=True))
-            if self.kind != "text":
-                header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
-                          "fortran_order": False, "shape": (self.n_rows, self.n_cols)}
-                np.lib.format.write_array_header_1_0(out, header)
-        except BaseException as e:
-            self._abort(e)
-            raise
-        self._out = out
-
-    def __enter__(self) -> "MatrixWriter":
-        return self
-
-    def write(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk)
-        if chunk.ndim != 2 or chunk.shape[1] != self.n_cols:
-            raise DataError(f"{self.path}: chunk has shape {chunk.shape}, "
-                            f"expected (rows, {self.n_cols})")
-        if self.rows_written + chunk.shape[0] > self.n_rows:
-            raise DataError(f"{self.path}: more than the announced {self.n_rows} rows written")
-        chunk = np.ascontiguousarray(chunk, dtype="<f4")
-        if self.kind == "text":
-            _write_text(self._out, chunk, self.delimiter)
-        else:
-            self._out.write(chunk.tobytes())
-        self.rows_written += chunk.shape[0]
-
-    def close(self) -> None:
-        if self.rows_written != self.n_rows:
-            error = DataError(f"{self.path}: {self.rows_written} rows written, "
-                              f"expected {self.n_rows}")
-            self._abort(error)
-            raise error
-        self._stack.close()  # renames the temp file into place
-        if self.path == "-":
-            self._stdout.flush()
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None:
-            self.close()
-        else:
-            self._abort(exc)
-        return False
-
-    def _abort(self, exc: BaseException) -> None:
-        # atomic_output sees the exception and deletes its temp file.
-        self._stack.__exit__(type(exc), exc, exc.__traceback__)
-
-
-# ---------------------------------------------------------------- chunked reading
-
-def iter_chunks(array: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, block of rows) over a matrix. The pages of a memory-mapped .npy are handed
-    back to the OS once a block is used, so resident memory stays at about one block however
-    long the file is."""
-    mapping = getattr(array, "_mmap", None) if isinstance(array, np.memmap) else None
-    row_bytes = array.strides[0] if array.ndim == 2 else 0
-    # np.memmap maps from the offset rounded down to the allocation granularity.
-    lead = array.offset % mmap.ALLOCATIONGRANULARITY if mapping is not None else 0
-    for start in range(0, array.shape[0], chunk_rows):
-        yield start, array[start:start + chunk_rows]
-        if mapping is not None and hasattr(mapping, "madvise") and array.flags.c_contiguous:
-            used = lead + min(start + chunk_rows, array.shape[0]) * row_bytes
-            with contextlib.suppress(OSError, ValueError):
-                mapping.madvise(mmap.MADV_DONTNEED, 0, used - used % mmap.PAGESIZE)

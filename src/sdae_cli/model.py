@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, _core
-from .data import atomic_output, iter_chunks
+from .chunked import iter_chunks
+from .data import atomic_output
 from .errors import ModelError, DataError
 from .layer import Layer, aligned_zeros
 from .scaling import Scaler, check_finite
