@@ -200,3 +200,13 @@ def test_default_output_name_and_explicit_validation_files(digit_files, split, p
     kept = min(history, key=lambda r: r["valid"])
     error = np.mean(tuned.predict(split[2][:100]) != split[3][:100])
     assert error == pytest.approx(kept["valid_error"])
+
+
+def test_info_describes_the_fine_tuning(split, pretrained, tmp_path):
+    tuned = finetune_supervised(pretrained, split[0], split[1], FinetuneConfig(epochs=3, threads=1))
+    tuned.save(tmp_path / "t.npz")
+    result = CliRunner().invoke(cli, ["info", str(tmp_path / "t.npz")])
+    assert result.exit_code == 0, result.output
+    assert "finetuned  classify: softmax over 10 classes" in result.output
+    kept = min(tuned.finetuning["history"], key=lambda r: r["valid"])
+    assert f"kept epoch {kept['epoch']}" in result.output
