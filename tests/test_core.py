@@ -359,3 +359,38 @@ class TestBoundary:
             _core.TrainSpec(batch_size=0)
         with pytest.raises(ValueError, match="layer sizes"):
             _core.LayerSpec(0, 4)
+
+
+def test_a_smaller_team_than_asked_for_still_computes_everything():
+    """OMP_THREAD_LIMIT or OMP_DYNAMIC can give fewer threads than num_threads asks: every slice
+    of the work must still be done (and done the same way)."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import sys, numpy as np
+from sdae_cli import _core
+from sdae_cli.layer import Layer, aligned_zeros
+layer = Layer(256, 256)
+_core.init_params(layer.spec, layer.theta, 0)
+X = np.random.default_rng(0).random((64, 256), dtype=np.float32)
+grad = aligned_zeros(layer.theta.size)  # where outputs sit must not matter: sdae aligns them all
+loss = _core.loss_and_gradient(layer.spec, _core.Loss.cross_entropy, layer.theta, X, X, grad, 2)
+H = aligned_zeros((4096, 256))
+_core.encode(layer.spec, layer.theta, np.random.default_rng(1).random((4096, 256), dtype=np.float32), H, 2)
+np.savez(sys.argv[1], loss=loss, grad=grad, H=H)
+"""
+    results = []
+    for limit in (None, "1"):
+        env = dict(os.environ)
+        if limit:
+            env["OMP_THREAD_LIMIT"] = limit
+        out = f"/tmp/sdae-team-{os.getpid()}-{limit}.npz"
+        subprocess.run([sys.executable, "-c", script, out], env=env, check=True)
+        with np.load(out) as f:
+            results.append({k: f[k] for k in f.files})
+        os.unlink(out)
+    full, limited = results
+    for name in ("loss", "grad", "H"):
+        np.testing.assert_array_equal(limited[name], full[name], err_msg=name)

@@ -62,12 +62,13 @@ void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B
   }
 #pragma omp parallel num_threads(T)
   {
-    // Blocks on multiples of 16, so that no two threads share a cache line of C.
-    const int t = omp_get_thread_num();
+    // Blocks on multiples of 16, so that no two threads share a cache line of C. A smaller team
+    // than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several blocks a thread.
     const Index size = by_rows ? m : n;
-    const Index i0 = std::min(size, (size * t / T + 15) / 16 * 16);
-    const Index i1 = t + 1 == T ? size : std::min(size, (size * (t + 1) / T + 15) / 16 * 16);
-    if (i1 > i0) {
+    for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads()) {
+      const Index i0 = std::min(size, (size * s / T + 15) / 16 * 16);
+      const Index i1 = s + 1 == T ? size : std::min(size, (size * (s + 1) / T + 15) / 16 * 16);
+      if (i1 <= i0) continue;
       if (by_rows) {
         const ConstMatrixRef Ab = ta ? ConstMatrixRef(A.middleCols(i0, i1 - i0)) : ConstMatrixRef(A.middleRows(i0, i1 - i0));
         gemm_block(C.middleRows(i0, i1 - i0), Ab, ta, B, tb, alpha, beta);

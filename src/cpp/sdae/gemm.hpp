@@ -7,8 +7,8 @@ namespace sdae {
 
 /// C = alpha op(A) op(B) + beta C. All row-major views (inner stride 1, any row stride).
 /// @param C (m, n)  @param A op(A) is (m, k)  @param B op(B) is (k, n)
-/// Splits the columns of C between up to num_threads threads when the product is large; call it
-/// with 1 from inside a parallel region.
+/// Splits C by rows (tall) or by columns (wide) between up to num_threads threads when the
+/// product is large; call it with 1 from inside a parallel region.
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool transpose_a, const ConstMatrixRef& B, bool transpose_b,
           float alpha, float beta, int num_threads);
 

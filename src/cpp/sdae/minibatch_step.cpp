@@ -112,21 +112,19 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   const int T = ws.threads_;
   const ThreadScope serial_products(1, false);  // the team below splits the work; Eigen must not
 
-#pragma omp parallel num_threads(T)
-  {
-    const int t = omp_get_thread_num();
-    const Index j0 = ws.hidden_begin_[t], w = ws.hidden_begin_[t + 1] - j0;
-    const Index k0 = ws.feature_begin_[t], kw = ws.feature_begin_[t + 1] - k0;
+  const bool small = b <= kSmallBatch;
 
-    // Encode this thread's hidden units, and its share of the decoder's pre-activation.
-    const bool small = b <= kSmallBatch;
+  // Slice s: hidden units [hidden_begin_[s], hidden_begin_[s+1]) and input features
+  // [feature_begin_[s], feature_begin_[s+1]). Each phase below touches only its slice's blocks.
+  auto encode_slice = [&](int s) {  // its hidden units, and its share of the decoder's pre-activation
+    const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
     auto Hs = H.middleCols(j0, w);
     if (small)
       small_times(Hs, Xt, W.middleCols(j0, w));
     else
       gemm(Hs, Xt, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
     for (Index i = 0; i < b; ++i) bias_activate(Hs.row(i).data(), bias.data() + j0, w, spec.encoder);
-    auto Zp = ws.Zpart_[t].topRows(b);
+    auto Zp = ws.Zpart_[s].topRows(b);
     if (spec.tied && small)
       small_times_transpose(Zp, Hs, W.middleCols(j0, w));
     else if (spec.tied)
@@ -135,50 +133,60 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
       small_times(Zp, Hs, Wd.middleRows(j0, w));
     else
       gemm(Zp, Hs, false, Wd.middleRows(j0, w), false, 1.0f, 0.0f, 1);
-#pragma omp barrier
-
-    // This thread's input features: sum the shares in thread order (deterministic), add c,
-    // take the loss and the output delta.
+  };
+  auto loss_slice = [&](int s) {  // sum the shares in slice order (deterministic), add c, loss, delta
+    const Index k0 = ws.feature_begin_[s], kw = ws.feature_begin_[s + 1] - k0;
     for (Index i = 0; i < b; ++i) {
       auto a = D2.row(i).segment(k0, kw).array();
       a = ws.Zpart_[0].row(i).segment(k0, kw).array() + cbias.segment(k0, kw).transpose().array();
       for (int u = 1; u < T; ++u) a += ws.Zpart_[u].row(i).segment(k0, kw).array();
-      ws.row_loss_[static_cast<size_t>(t) * ws.max_batch_ + i] =
+      ws.row_loss_[static_cast<size_t>(s) * ws.max_batch_ + i] =
           segment_loss(a, X.row(i).segment(k0, kw).array(), loss, spec.decoder, backward, inv_b);
     }
-    if (backward) {
+    if (backward)
       apply(mode, lr, cbias.segment(k0, kw), gc.segment(k0, kw), D2.middleCols(k0, kw).colwise().sum().transpose());
-    }
-#pragma omp barrier
-
-    if (backward) {
-      // Back through this thread's hidden units, then update its block of W (and Wd).
-      auto D1s = D1.middleCols(j0, w);
-      if (spec.tied && small)
-        small_times(D1s, D2, W.middleCols(j0, w));
-      else if (spec.tied)
-        gemm(D1s, D2, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
-      else if (small)
-        small_times_transpose(D1s, D2, Wd.middleRows(j0, w));
-      else
-        gemm(D1s, D2, false, Wd.middleRows(j0, w), true, 1.0f, 0.0f, 1);
-      for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
-      apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
-      if (small && mode == StepMode::sgd_update) {
-        if (spec.tied) {
-          small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
-        } else {
-          small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
-          small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
-        }
-      } else if (spec.tied) {
-        // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]
-        apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD, true, DH.middleCols(j0, w), false);
+  };
+  auto backward_slice = [&](int s) {  // back through its hidden units, then update its block of W (Wd)
+    const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
+    auto Hs = H.middleCols(j0, w);
+    auto D1s = D1.middleCols(j0, w);
+    if (spec.tied && small)
+      small_times(D1s, D2, W.middleCols(j0, w));
+    else if (spec.tied)
+      gemm(D1s, D2, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
+    else if (small)
+      small_times_transpose(D1s, D2, Wd.middleRows(j0, w));
+    else
+      gemm(D1s, D2, false, Wd.middleRows(j0, w), true, 1.0f, 0.0f, 1);
+    for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
+    apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
+    if (small && mode == StepMode::sgd_update) {
+      if (spec.tied) {
+        small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
       } else {
-        apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt, true, D1s, false);
-        apply_product(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs, true, D2, false);
+        small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
+        small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
       }
+    } else if (spec.tied) {
+      // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]
+      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD, true, DH.middleCols(j0, w), false);
+    } else {
+      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt, true, D1s, false);
+      apply_product(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs, true, D2, false);
     }
+  };
+
+#pragma omp parallel num_threads(T)
+  {
+    // The runtime may start fewer threads than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC): each
+    // thread then takes several slices, so every slice is done, in the same way, whatever the team.
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (int s = t; s < T; s += nt) encode_slice(s);
+#pragma omp barrier
+    for (int s = t; s < T; s += nt) loss_slice(s);
+#pragma omp barrier
+    if (backward)
+      for (int s = t; s < T; s += nt) backward_slice(s);
   }
 
   double total = 0.0;
