@@ -46,6 +46,9 @@ def files(tmp_path_factory):
     result = runner.invoke(cli, ["pretrain", str(d / "good.npy"), "--layers", "4", "--epochs", "1", "-q",
                                  "-o", str(d / "model.npz")])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["finetune", "-m", str(d / "model.npz"), str(d / "good.npy"), "--labels",
+                                 str(d / "y.npy"), "--epochs", "1", "-q", "-o", str(d / "tuned.npz")])
+    assert result.exit_code == 0, result.output
     raw = (d / "model.npz").read_bytes()
     (d / "truncated.npz").write_bytes(raw[: len(raw) // 2])
     (d / "garbage.npz").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
@@ -112,6 +115,23 @@ CASES = {
                                       ["nodir"]),
     "output not writable": (["encode", "-m", "{d}/model.npz", "{d}/good.npy", "-o", "/proc/sdae-test.npy"], 1,
                             ["/proc/sdae-test.npy"]),
+    "infinite learning rate": (["pretrain", "{d}/good.npy", "--layers", "4", "--lr", "inf"], 2, ["--lr", "finite"]),
+    "learning rate zero in float32": (["pretrain", "{d}/good.npy", "--layers", "4", "--lr", "1e-50"], 2, ["--lr"]),
+    "infinite gaussian sigma": (["pretrain", "{d}/good.npy", "--layers", "4", "--noise", "inf", "--noise-type",
+                                 "gaussian"], 2, ["--noise", "sigma"]),
+    "negative gaussian sigma in finetune": (["finetune", "-m", "{d}/model.npz", "{d}/good.npy", "--target",
+                                             "reconstruct", "--noise", "-0.5", "--noise-type", "gaussian"], 2,
+                                            ["--noise", "sigma"]),
+    "seed beyond 64 bits": (["finetune", "-m", "{d}/model.npz", "{d}/good.npy", "--labels", "{d}/y.npy", "--seed",
+                             str(2**64)], 2, ["--seed"]),
+    "labels path under a file": (["finetune", "-m", "{d}/model.npz", "{d}/good.npy", "--labels",
+                                  "{d}/good.npy/y.csv"], 1, ["good.npy/y.csv", "no such file"]),
+    "validation files with reconstruct": (["finetune", "-m", "{d}/model.npz", "{d}/good.npy", "--target",
+                                           "reconstruct", "--valid", "{d}/good.npy"], 2, ["--valid"]),
+    "model output in a missing directory": (["pretrain", "{d}/good.npy", "--layers", "4", "-o", "{d}/nodir/m.npz"],
+                                            2, ["-o", "nodir", "does not exist"]),
+    "model output to stdout": (["pretrain", "{d}/good.npy", "--layers", "4", "-o", "-"], 2, ["-o", "stdout"]),
+    "labels written as npz": (["predict", "-m", "{d}/tuned.npz", "{d}/good.npy", "-o", "{d}/p.npz"], 1, ["p.npz"]),
     "output is the input": (["encode", "-m", "{d}/model.npz", "{d}/good.npy", "-o", "{d}/good.npy"], 2,
                             ["good.npy", "input"]),
 }
@@ -152,6 +172,7 @@ def test_bom_quotes_and_windows_line_ends_simply_work(files, tmp_path):
 def test_a_constant_column_is_fine_and_said_once(tmp_path):
     X = np.random.default_rng(0).random((50, 4))
     X[:, 2] = 7.0
+    X[:, 3] = np.arange(50) % 2  # a 0/1 column spans exactly 1: not constant
     np.save(tmp_path / "c.npy", X)
     result = CliRunner().invoke(cli, ["pretrain", str(tmp_path / "c.npy"), "--layers", "3", "--epochs", "1",
                                       "--scale", "minmax", "-o", str(tmp_path / "m.npz")])

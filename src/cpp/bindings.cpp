@@ -4,8 +4,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <omp.h>
-
 #include "sdae/dae_layer.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
@@ -248,5 +246,4 @@ PYBIND11_MODULE(_core, mod) {
 
   mod.attr("gemm_backend") = gemm_backend();
 
-  mod.def("max_threads", []() { return omp_get_num_procs(); }, "The default thread count.");
 }

@@ -8,7 +8,8 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, choice_list,
+from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
+                          choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
                           training_options, tuned_model_path, write_chunks)
 
@@ -56,6 +57,8 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
 
     output = output or default_model_path(data)
     check_not_input(data, output)
+    check_writable(output, "-o")
+    check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
     settings = dict(
         layers=layers, noise=noise, noise_type=noise_type, activation=activation, loss=loss, decoder=decoder,
         tied=not untied, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -127,6 +130,9 @@ def check_finetune_options(params: dict) -> None:
         raise click.BadParameter("--clean goes with --target reconstruct", param_hint="'--clean'")
     if target == "classify" and (params["valid_path"] is None) != (params["valid_labels_path"] is None):
         raise click.BadParameter("give --valid and --valid-labels together", param_hint="'--valid'")
+    if target == "reconstruct" and (params["valid_path"] or params["valid_labels_path"]):
+        raise click.BadParameter("--valid/--valid-labels go with --target classify; reconstruct holds out "
+                                 "--valid-split of DATA", param_hint="'--valid'")
 
 
 @cli.command()
@@ -175,6 +181,8 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
         model = chain_model(ctx, model_path, "finetune")
     output = output or tuned_model_path(chain.model_name or model_path)
     check_not_input(data, output)
+    check_writable(output, "-o")
+    check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
     config = FinetuneConfig(**settings)
     saving = Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
     source = "<stdin>" if data == "-" else data

@@ -105,6 +105,19 @@ def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
             raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
 
 
+def check_writable(path: str, flag: str) -> None:
+    """Before any training: a model or checkpoint path whose folder is missing or read-only would
+    otherwise fail only after an epoch, or a layer, of work."""
+    if path == "-":
+        raise click.BadParameter("models are written to files, not to stdout", param_hint=f"'{flag}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"{path}: folder {os.path.dirname(path) or '.'!r} does not exist",
+                                 param_hint=f"'{flag}'")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"{path}: cannot write in {os.path.dirname(path) or '.'!r}", param_hint=f"'{flag}'")
+
+
 def default_model_path(data: str) -> str:
     name = "stdin" if data == "-" else os.path.basename(data)
     for suffix in (".gz", ".npy", ".npz", ".csv", ".tsv", ".txt"):
@@ -142,7 +155,7 @@ training_options = compose(
     click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"])),
     click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
     click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out."),
-    click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0)),
+    click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1)),
     threads_option, key_option,
     click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz)."),
     click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),

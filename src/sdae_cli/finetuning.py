@@ -12,7 +12,7 @@ from . import _core, checkpoint
 from .errors import ConfigError, DataError, SdaeError, TrainingError
 from .layer import NOISE_TYPES, aligned_zeros
 from .model import SDAE
-from .pretraining import DEFAULT_LR, OPTIMIZERS, Reporter, validation_rows
+from .pretraining import OPTIMIZERS, Reporter, check_noise, check_training, validation_rows
 from .scaling import check_finite
 from .stack import classifier_stack, unrolled_stack, write_back_classifier, write_back_unrolled
 
@@ -36,20 +36,13 @@ class FinetuneConfig:
     threads: int = 0
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError("optimizer", f"{self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        if self.lr is None:
-            self.lr = DEFAULT_LR[self.optimizer]
-        for name in ("epochs", "batch_size", "lr", "patience"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(name.replace("_", "-"), f"must be > 0, got {getattr(self, name)}")
-        if not 0.0 <= self.valid_split < 1.0:
-            raise ConfigError("valid-split", f"must be in [0, 1), got {self.valid_split}")
+        check_training(self)
+        if not self.patience > 0:
+            raise ConfigError("patience", f"must be > 0, got {self.patience}")
         if self.noise_type is not None and self.noise_type not in NOISE_TYPES:
             raise ConfigError("noise-type", f"{self.noise_type!r} is not one of {', '.join(NOISE_TYPES)}")
-        if self.noise is not None and self.noise_type in (None, "masking", "salt-pepper") \
-                and not 0.0 <= self.noise < 1.0:
-            raise ConfigError("noise", f"{self.noise} is not a fraction in [0, 1)")
+        if self.noise is not None:
+            check_noise(self.noise_type, self.noise)
 
 
 def class_indices(labels: np.ndarray, source: str) -> tuple[list, np.ndarray]:
@@ -131,14 +124,15 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
         noise_type = config.noise_type or first.noise_type
         level = first.noise_level if config.noise is None else config.noise
     if model.layers[0].loss == "cross-entropy" and (targets.min() < 0 or targets.max() > 1):
-        raise DataError("clean data: values outside [0, 1] after the model's scaling; the model's "
-                        "cross-entropy loss needs targets in [0, 1]")
+        raise DataError(f"{'clean data' if clean is not None else source}: values outside [0, 1] after the "
+                        "model's scaling; the model's cross-entropy loss needs targets in [0, 1]")
     held_out = validation_rows(len(data), config.valid_split, config.seed)
     train_X, train_Y = data[~held_out], targets[~held_out]
     valid_X, valid_Y = (data[held_out], targets[held_out]) if held_out.any() else (None, None)
     if valid_X is not None and clean is None:  # judge on a fixed corruption, as training sees
         noisy = np.empty_like(valid_X)
-        _core.corrupt(valid_X, noisy, _CORE_NOISE[noise_type], level, 0.0, 1.0, config.seed, 2**63, 0,
+        low, high = float(data.min()), float(data.max())  # salt-and-pepper: the data's own extremes
+        _core.corrupt(valid_X, noisy, _CORE_NOISE[noise_type], level, low, high, config.seed, 2**63, 0,
                       config.threads)
         valid_X = noisy
 
@@ -236,9 +230,10 @@ def base_model(path: str) -> SDAE:
 def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, reporter: Reporter, label: str,
         criterion: str, saver: Saver, resume: str | None) -> list[dict]:
     """The epoch loop with early stopping: keeps the parameters of the best validation epoch."""
-    train = _core.StackTrainSpec(noise=noise, noise_level=level, optimizer=_CORE_OPTIMIZER[config.optimizer],
-                                 lr=config.lr, momentum=config.momentum, batch_size=config.batch_size,
-                                 seed=config.seed, num_threads=config.threads)
+    train = _core.StackTrainSpec(noise=noise, noise_level=level, noise_low=float(X.min()), noise_high=float(X.max()),
+                                 optimizer=_CORE_OPTIMIZER[config.optimizer], lr=config.lr,
+                                 momentum=config.momentum, batch_size=config.batch_size, seed=config.seed,
+                                 num_threads=config.threads)
     state = TuneState(theta, config)
     if resume:
         saver.restore(resume, state)

@@ -8,22 +8,13 @@ import sys
 
 import numpy as np
 
-from .data import _decode, _is_number, _parse_text, _pick_delimiter, _cell, atomic_output
+from .data import _cell, _decode, _is_number, _parse_text, _pick_delimiter, _read_bytes as read_file_bytes
+from .data import _output_format, atomic_output
 from .errors import DataError
 
 
 def _read_bytes(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a file") from None
-    except PermissionError:
-        raise DataError(f"{path}: permission denied") from None
+    return sys.stdin.buffer.read() if path == "-" else read_file_bytes(path)
 
 
 def as_labels(values: list[str]) -> np.ndarray:
@@ -94,7 +85,9 @@ def split_label_column(path: str, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 def write_labels(path: str, labels: np.ndarray, fmt: str | None = None) -> None:
     """One label per row: .npy (ints, or strings) or text lines; "-" is stdout (text)."""
-    kind = fmt or ("npy" if path.endswith(".npy") else "csv")
+    kind = _output_format(path, fmt)[0]
+    if kind == "npz":
+        raise DataError(f"{path}: labels are written as .npy, .csv, .tsv or .txt")
 
     def emit(out):
         if kind == "npy":
@@ -107,15 +100,16 @@ def write_labels(path: str, labels: np.ndarray, fmt: str | None = None) -> None:
 
 def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None = None) -> None:
     """One column per class; CSV output starts with a header of the class names."""
-    kind = fmt or ("npy" if path.endswith(".npy") else "csv")
+    kind, delimiter = _output_format(path, fmt)
+    if kind == "npz":
+        raise DataError(f"{path}: probabilities are written as .npy, .csv, .tsv or .txt")
 
     def emit(out):
         if kind == "npy":
             np.save(out, P.astype(np.float32), allow_pickle=False)
             return
-        delimiter = "\t" if path.endswith(".tsv") else ","
         out.write((delimiter.join(map(str, classes)) + "\n").encode("utf-8"))
-        row = delimiter.join(["%.7g"] * P.shape[1]) + "\n"
+        row = delimiter.join(["%.9g"] * P.shape[1]) + "\n"  # round-trips float32
         out.write("".join(row % tuple(r) for r in P.tolist()).encode("ascii"))
 
     _write(path, emit)

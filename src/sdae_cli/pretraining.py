@@ -1,6 +1,7 @@
 """Greedy layer-wise pretraining: each dA learns on the codes of the one below it."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -49,24 +50,38 @@ class PretrainConfig:
             "activation": expand(self.activation, n, "activation"),
         }
         for level, kind in zip(self.per_layer["noise"], self.per_layer["noise_type"]):
-            if kind in ("masking", "salt-pepper") and not 0.0 <= level < 1.0:
-                raise ConfigError("noise", f"{level} is not a fraction in [0, 1) for {kind} noise")
-            if kind == "gaussian" and not level >= 0.0:
-                raise ConfigError("noise", f"gaussian sigma {level} must be >= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError("optimizer", f"{self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        if self.lr is None:
-            self.lr = DEFAULT_LR[self.optimizer]
-        for name in ("epochs", "batch_size", "lr"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(name.replace("_", "-"), f"must be > 0, got {getattr(self, name)}")
-        if not 0.0 <= self.valid_split < 1.0:
-            raise ConfigError("valid-split", f"must be in [0, 1), got {self.valid_split}")
+            check_noise(kind, level)
+        check_training(self)
 
     def to_json(self) -> dict:
         out = asdict(self)
         out.pop("per_layer")
         return out
+
+
+def check_noise(kind: str | None, level: float) -> None:
+    if kind in (None, "masking", "salt-pepper") and not 0.0 <= level < 1.0:
+        raise ConfigError("noise", f"{level} is not a fraction in [0, 1) for {kind or 'masking'} noise")
+    if kind == "gaussian" and not (math.isfinite(level) and level >= 0.0):
+        raise ConfigError("noise", f"gaussian sigma {level} must be a finite number >= 0")
+
+
+def check_training(config) -> None:
+    """The settings pretraining and fine-tuning share, checked as the core will see them (float32)."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError("optimizer", f"{config.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if config.lr is None:
+        config.lr = DEFAULT_LR[config.optimizer]
+    lr32 = np.float32(config.lr) if math.isfinite(config.lr) and abs(config.lr) < 3e38 else np.float32(np.inf)
+    if not (np.isfinite(lr32) and lr32 > 0):
+        raise ConfigError("lr", f"must be a finite number > 0 (in float32), got {config.lr}")
+    for name in ("epochs", "batch_size"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(name.replace("_", "-"), f"must be > 0, got {getattr(config, name)}")
+    if not 0.0 <= config.valid_split < 1.0:
+        raise ConfigError("valid-split", f"must be in [0, 1), got {config.valid_split}")
+    if not 0 <= config.seed < 2**64:
+        raise ConfigError("seed", f"must be in [0, 2**64), got {config.seed}")
 
 
 def expand(value, n: int, name: str) -> list:
@@ -228,8 +243,9 @@ class Run:
             self.model.history.append(current.history)
             current = None
             self.save(None)
-            train = self.model.layers[-1].encode(train, config.threads)
-            valid = self.model.layers[-1].encode(valid, config.threads) if valid is not None else None
+            if k + 1 < len(config.layers):  # the next layer learns on these codes
+                train = self.model.layers[-1].encode(train, config.threads)
+                valid = self.model.layers[-1].encode(valid, config.threads) if valid is not None else None
         return self.model
 
     def train_layer(self, k: int, state: LayerState, train: np.ndarray, valid: np.ndarray | None) -> None:
@@ -280,8 +296,8 @@ class Run:
         if self.checkpointing is None:
             return checkpoint.Interrupted(f"interrupted in {done}; no checkpoint was being kept")
         return checkpoint.Interrupted(
-            f"interrupted after {done}; progress saved to {self.checkpointing.path}; resume with: "
-            f"sdae pretrain {self.source} --resume {self.checkpointing.path}")
+            f"interrupted after {done}; progress saved to {self.checkpointing.path}; resume with the same "
+            f"command and --resume {self.checkpointing.path}")
 
 
 def make_layer(k: int, n_in: int, n_hidden: int, train: np.ndarray, config: PretrainConfig,

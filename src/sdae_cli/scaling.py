@@ -17,6 +17,7 @@ class Scaler:
     kind: str = "none"
     shift: np.ndarray | None = None  # (n_features,) float64
     scale: np.ndarray | None = None  # (n_features,) float64
+    constant_columns: int = 0  # columns that did not vary when fitted (they scale to 0)
 
     @classmethod
     def fit(cls, X: np.ndarray, kind: str) -> "Scaler":
@@ -33,15 +34,8 @@ class Scaler:
         if kind == "minmax":
             span = hi - lo
             # A constant column maps to 0 rather than dividing by zero.
-            return cls("minmax", lo, np.where(span > 0, span, 1.0))
-        return cls("standard", mean, np.where(std > 0, std, 1.0))
-
-    @property
-    def constant_columns(self) -> int:
-        """How many columns were constant when fitted (their scale was set to 1)."""
-        if self.kind == "none":
-            return 0
-        return int(np.count_nonzero(self.scale == 1.0))
+            return cls("minmax", lo, np.where(span > 0, span, 1.0), int(np.count_nonzero(span == 0)))
+        return cls("standard", mean, np.where(std > 0, std, 1.0), int(np.count_nonzero(std == 0)))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """float32, C-contiguous; no copy when there is nothing to do."""

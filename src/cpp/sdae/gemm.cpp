@@ -36,7 +36,6 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
     return;
   }
 #endif
-  const ThreadScope serial(1, false);
   if (beta == 0.0f) C.setZero();
   else if (beta != 1.0f) C *= beta;
   if (ta && tb) C.noalias() += alpha * (A.transpose() * B.transpose());

@@ -110,7 +110,6 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   auto D1 = ws.DH_.topRows(b);
   auto H = ws.DH_.middleRows(b, b);
   const int T = ws.threads_;
-  const ThreadScope serial_products(1, false);  // the team below splits the work; Eigen must not
 
   const bool small = b <= kSmallBatch;
 

@@ -27,9 +27,6 @@ class StepWorkspace {
   /// The corrupted rows of a batch of b. (b, n_in)
   MatrixRef corrupted(Index b) { return XD_.topRows(b); }
 
-  Index max_batch() const { return max_batch_; }
-  int threads() const { return threads_; }
-
  private:
   friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&);
   Index max_batch_;
