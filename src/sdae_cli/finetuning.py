@@ -10,16 +10,11 @@ import numpy as np
 
 from . import _core, checkpoint
 from .errors import ConfigError, DataError, SdaeError, TrainingError
-from .layer import NOISE_TYPES, aligned_zeros
+from .layer import CORE_NOISE, CORE_OPTIMIZER, NOISE_TYPES, aligned_zeros
 from .model import SDAE
-from .pretraining import OPTIMIZERS, Reporter, check_noise, check_training, validation_rows
+from .pretraining import Reporter, check_noise, check_training, validation_rows
 from .scaling import check_finite
 from .stack import classifier_stack, unrolled_stack, write_back_classifier, write_back_unrolled
-
-_CORE_OPTIMIZER = {name: getattr(_core.Optimizer, name) for name in OPTIMIZERS}
-_CORE_NOISE = {"masking": _core.NoiseType.masking, "gaussian": _core.NoiseType.gaussian,
-               "salt-pepper": _core.NoiseType.salt_pepper, "none": _core.NoiseType.none}
-
 
 @dataclass
 class FinetuneConfig:
@@ -99,7 +94,7 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
 
     noise_type, level = config.noise_type or ("masking" if config.noise else "none"), config.noise or 0.0
     saver = Saver(checkpointing, model, train_X, targets, config, {"target": "classify", "classes": classes})
-    history = run(spec, theta, train_X, targets, _CORE_NOISE[noise_type], level, config, validate, reporter,
+    history = run(spec, theta, train_X, targets, CORE_NOISE[noise_type], level, config, validate, reporter,
                   f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", "valid", saver, resume)
     write_back_classifier(tuned, theta)
     tuned.finetuning = {"target": "classify", "settings": asdict(config), "history": history}
@@ -132,7 +127,7 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
     if valid_X is not None and clean is None:  # judge on a fixed corruption, as training sees
         noisy = np.empty_like(valid_X)
         low, high = float(data.min()), float(data.max())  # salt-and-pepper: the data's own extremes
-        _core.corrupt(valid_X, noisy, _CORE_NOISE[noise_type], level, low, high, config.seed, 2**63, 0,
+        _core.corrupt(valid_X, noisy, CORE_NOISE[noise_type], level, low, high, config.seed, 2**63, 0,
                       config.threads)
         valid_X = noisy
 
@@ -149,7 +144,7 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
     sizes = model.sizes
     saver = Saver(checkpointing, model, train_X, train_Y, config,
                   {"target": "reconstruct", "paired": clean is not None})
-    history = run(spec, theta, train_X, train_Y, _CORE_NOISE[noise_type], level, config, validate, reporter,
+    history = run(spec, theta, train_X, train_Y, CORE_NOISE[noise_type], level, config, validate, reporter,
                   f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "valid", saver, resume)
     write_back_unrolled(tuned, theta)
     tuned.finetuning = {"target": "reconstruct", "paired": clean is not None, "noise_type": noise_type,
@@ -231,7 +226,7 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
         criterion: str, saver: Saver, resume: str | None) -> list[dict]:
     """The epoch loop with early stopping: keeps the parameters of the best validation epoch."""
     train = _core.StackTrainSpec(noise=noise, noise_level=level, noise_low=float(X.min()), noise_high=float(X.max()),
-                                 optimizer=_CORE_OPTIMIZER[config.optimizer], lr=config.lr,
+                                 optimizer=CORE_OPTIMIZER[config.optimizer], lr=config.lr,
                                  momentum=config.momentum, batch_size=config.batch_size, seed=config.seed,
                                  num_threads=config.threads)
     state = TuneState(theta, config)

@@ -12,14 +12,18 @@ DECODERS = ("sigmoid", "linear")
 LOSSES = ("cross-entropy", "mse")
 NOISE_TYPES = ("masking", "gaussian", "salt-pepper", "none")
 
-_CORE_ACTIVATION = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
-_CORE_LOSS = {"cross-entropy": _core.Loss.cross_entropy, "mse": _core.Loss.squared_error}
-_CORE_NOISE = {
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+# The user's names for the core's enums: the one place that maps them.
+CORE_ACTIVATION = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
+CORE_LOSS = {"cross-entropy": _core.Loss.cross_entropy, "mse": _core.Loss.squared_error}
+CORE_NOISE = {
     "masking": _core.NoiseType.masking,
     "gaussian": _core.NoiseType.gaussian,
     "salt-pepper": _core.NoiseType.salt_pepper,
     "none": _core.NoiseType.none,
 }
+CORE_OPTIMIZER = {name: getattr(_core.Optimizer, name) for name in OPTIMIZERS}
 
 
 ALIGNMENT = 64  # bytes: a cache line, and the widest vector register
@@ -67,7 +71,7 @@ class Layer:
         if self.noise_type not in NOISE_TYPES:
             raise ValueError(f"noise type {self.noise_type!r}: choose one of {', '.join(NOISE_TYPES)}")
         self.spec = _core.LayerSpec(
-            self.n_in, self.n_hidden, self.tied, _CORE_ACTIVATION[self.activation], _CORE_ACTIVATION[self.decoder]
+            self.n_in, self.n_hidden, self.tied, CORE_ACTIVATION[self.activation], CORE_ACTIVATION[self.decoder]
         )
         if self.theta is None:
             self.theta = aligned_zeros(self.spec.size)
@@ -85,11 +89,11 @@ class Layer:
 
     @property
     def core_loss(self):
-        return _CORE_LOSS[self.loss]
+        return CORE_LOSS[self.loss]
 
     @property
     def core_noise(self):
-        return _CORE_NOISE[self.noise_type]
+        return CORE_NOISE[self.noise_type]
 
     def describe(self) -> dict:
         """The architecture as JSON-ready values (the parameters are stored beside it)."""

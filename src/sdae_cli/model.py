@@ -60,20 +60,14 @@ class SDAE:
             raise DataError(f"{source}: has {cols} columns, the model expects {self.n_in}")
 
     def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
-                    chunk_rows: int = CHUNK_ROWS, stack=None) -> Iterator[np.ndarray]:
-        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time.
-        With `stack` (a core StackSpec and its theta), that chain's output instead."""
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
         depth = len(self.layers) if layer is None else layer
-        if stack is None and not 1 <= depth <= len(self.layers):
+        if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
         for start, chunk in iter_chunks(X, chunk_rows):
             H = self._scaled_chunk(chunk, start, source)
-            if stack is not None:
-                out = aligned_zeros((H.shape[0], stack[0].n_out))
-                _core.stack_forward(stack[0], stack[1], H, out, threads)
-                yield out
-                continue
             for lay in self.layers[:depth]:
                 H = lay.encode(H, threads)
             yield H
@@ -100,7 +94,10 @@ class SDAE:
         from .stack import classifier_stack
 
         spec, theta = classifier_stack(self)
-        for P in self.iter_encode(X, 0, threads, source, chunk_rows, stack=(spec, theta)):
+        self.check_input(X, source)
+        for start, chunk in iter_chunks(X, chunk_rows):
+            P = aligned_zeros((chunk.shape[0], spec.n_out))
+            _core.stack_forward(spec, theta, self._scaled_chunk(chunk, start, source), P, threads)
             yield P
 
     def iter_score(self, X, threads: int = 0, source: str = "data",

@@ -9,13 +9,11 @@ import numpy as np
 
 from . import _core, checkpoint
 from .errors import ConfigError, SdaeError, TrainingError
-from .layer import Layer, aligned_copy, aligned_zeros
+from .layer import CORE_OPTIMIZER, OPTIMIZERS, Layer, aligned_copy, aligned_zeros
 from .model import SDAE
 from .scaling import Scaler, check_finite
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}
-_CORE_OPTIMIZER = {name: getattr(_core.Optimizer, name) for name in OPTIMIZERS}
 
 
 @dataclass
@@ -330,6 +328,6 @@ def train_spec(layer: Layer, config: PretrainConfig, seed: int) -> "_core.TrainS
     lo, hi = getattr(layer, "value_range", (0.0, 1.0))
     return _core.TrainSpec(
         loss=layer.core_loss, noise=layer.core_noise, noise_level=layer.noise_level, noise_low=lo, noise_high=hi,
-        optimizer=_CORE_OPTIMIZER[config.optimizer], lr=config.lr, momentum=config.momentum,
+        optimizer=CORE_OPTIMIZER[config.optimizer], lr=config.lr, momentum=config.momentum,
         batch_size=config.batch_size, seed=seed, num_threads=config.threads,
     )

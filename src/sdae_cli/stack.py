@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from .layer import Layer, aligned_copy
+from .layer import CORE_ACTIVATION, Layer, aligned_copy
 
-_ACT = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
 _OUTPUT_LOSS = {"cross-entropy": _core.OutputLoss.cross_entropy, "mse": _core.OutputLoss.squared_error}
 
 
 def classifier_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
     """Encoders, then the softmax head: (spec, theta)."""
-    dims = [(lay.n_in, lay.n_hidden, _ACT[lay.activation]) for lay in model.layers]
-    dims.append((model.head_W.shape[0], model.head_W.shape[1], _ACT["linear"]))
+    dims = [(lay.n_in, lay.n_hidden, CORE_ACTIVATION[lay.activation]) for lay in model.layers]
+    dims.append((model.head_W.shape[0], model.head_W.shape[1], CORE_ACTIVATION["linear"]))
     parts = [p for lay in model.layers for p in (lay.params()["W"], lay.params()["b"])]
     parts += [model.head_W, model.head_b]
     spec = _core.StackSpec(dims, _core.OutputLoss.softmax_nll)
@@ -26,11 +25,11 @@ def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
     the deep autoencoder, with the input layer's loss at the output."""
     dims, parts = [], []
     for lay in model.layers:
-        dims.append((lay.n_in, lay.n_hidden, _ACT[lay.activation]))
+        dims.append((lay.n_in, lay.n_hidden, CORE_ACTIVATION[lay.activation]))
         parts += [lay.params()["W"], lay.params()["b"]]
     for lay in reversed(model.layers):
         p = lay.params()
-        dims.append((lay.n_hidden, lay.n_in, _ACT[lay.decoder]))
+        dims.append((lay.n_hidden, lay.n_in, CORE_ACTIVATION[lay.decoder]))
         parts += [p["W"].T if lay.tied else p["Wd"], p["c"]]
     spec = _core.StackSpec(dims, _OUTPUT_LOSS[model.layers[0].loss])
     return spec, aligned_copy(np.concatenate([np.ravel(p) for p in parts]))
