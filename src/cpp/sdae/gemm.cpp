@@ -59,8 +59,9 @@ void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B
     gemm_block(C, A, ta, B, tb, alpha, beta);
     return;
   }
+  ParallelErrors errors;
 #pragma omp parallel num_threads(T)
-  {
+  errors.run([&] {
     // Blocks on multiples of 16, so that no two threads share a cache line of C. A smaller team
     // than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several blocks a thread.
     const Index size = by_rows ? m : n;
@@ -76,7 +77,8 @@ void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B
         gemm_block(C.middleCols(i0, i1 - i0), A, ta, Bb, tb, alpha, beta);
       }
     }
-  }
+  });
+  errors.rethrow();
 }
 
 const char* gemm_backend() {

@@ -175,18 +175,19 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     }
   };
 
+  ParallelErrors errors;
 #pragma omp parallel num_threads(T)
   {
     // The runtime may start fewer threads than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC): each
     // thread then takes several slices, so every slice is done, in the same way, whatever the team.
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    for (int s = t; s < T; s += nt) encode_slice(s);
+    errors.run([&] { for (int s = t; s < T; s += nt) encode_slice(s); });
 #pragma omp barrier
-    for (int s = t; s < T; s += nt) loss_slice(s);
+    errors.run([&] { for (int s = t; s < T; s += nt) loss_slice(s); });
 #pragma omp barrier
-    if (backward)
-      for (int s = t; s < T; s += nt) backward_slice(s);
+    if (backward) errors.run([&] { for (int s = t; s < T; s += nt) backward_slice(s); });
   }
+  errors.rethrow();
 
   double total = 0.0;
   for (Index i = 0; i < b; ++i)

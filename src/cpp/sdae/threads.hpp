@@ -3,6 +3,8 @@
 #include <Eigen/Core>
 #include <omp.h>
 
+#include <exception>
+
 namespace sdae {
 
 /// num_threads <= 0 means: all the cores OpenMP sees.
@@ -24,6 +26,28 @@ class ThreadScope {
 
  private:
   int n_;
+};
+
+/// Keeps the first exception thrown inside a parallel region, to rethrow once the region is
+/// over: an exception must not leave a region (std::terminate), and the other threads must still
+/// reach its barriers.
+class ParallelErrors {
+ public:
+  template <class F>
+  void run(F&& work) noexcept {
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(sdae_parallel_errors)
+      if (!first_) first_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::exception_ptr first_;
 };
 
 }  // namespace sdae
