@@ -5,15 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__
 from .data import atomic_output
-from .errors import SdaeError
+from .errors import SdaeError, TrainingError
 
 FORMAT_NAME = "sdae-checkpoint"
 FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpointing:
+    """Where and how often an unfinished run saves itself (and always at each finished layer,
+    on Ctrl-C/SIGTERM and on divergence)."""
+
+    path: str
+    every: int = 1  # epochs between saves; 0: only at the moments above
 
 
 class Interrupted(SdaeError):
@@ -61,6 +71,27 @@ def load(path: str, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
     if meta.get("kind") != kind:
         raise SdaeError(f"{path}: a {meta.get('kind')} checkpoint, not a {kind} one")
     return meta, arrays
+
+
+def run_epochs(state, one_epoch, keep_going, save, every: int, interrupted) -> None:
+    """Epochs while keep_going(): each starts from a snapshot of `state`, so that Ctrl-C/SIGTERM
+    (KeyboardInterrupt) or divergence (TrainingError) leave the last finished epoch, which is
+    saved before the error goes on (interrupted() makes the message); every `every` epochs are
+    saved too. state needs snapshot(), rewind(snap) and epoch."""
+    while keep_going():
+        snap = state.snapshot()
+        try:
+            one_epoch()
+        except KeyboardInterrupt:
+            state.rewind(snap)
+            save()
+            raise interrupted() from None
+        except TrainingError:
+            state.rewind(snap)
+            save()
+            raise
+        if every and state.epoch % every == 0:
+            save()
 
 
 def remove(path: str | None) -> None:

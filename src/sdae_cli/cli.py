@@ -53,7 +53,6 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
     from .progress import CliReporter
 
     from . import checkpoint
-    from .pretraining import Checkpointing
 
     output = output or default_model_path(data)
     check_not_input(data, output)
@@ -73,7 +72,7 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
         raise click.UsageError("pretrain: give --layers (e.g. --layers 500,250), or --resume CHECKPOINT")
     config = PretrainConfig(**settings)
     X = read_matrix(data, key)
-    saving = Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
+    saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
     model = run_pretrain(X, config, CliReporter(quiet), "<stdin>" if data == "-" else data, saving, resume_path)
     model.save(output)
     checkpoint.remove(saving.path)
@@ -165,7 +164,6 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
 
     from . import checkpoint
     from .finetuning import base_model
-    from .pretraining import Checkpointing
 
     target = target or "classify"
     chain: Chain = ctx.ensure_object(Chain)
@@ -184,7 +182,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     check_writable(output, "-o")
     check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
     config = FinetuneConfig(**settings)
-    saving = Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
+    saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
     source = "<stdin>" if data == "-" else data
     reporter = CliReporter(quiet)
     if label_column is not None:

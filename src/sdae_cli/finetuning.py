@@ -236,23 +236,15 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
     try:
         for record in state.history:
             reporter.epoch_end(record)
-        while state.epoch < config.epochs and state.since_best < config.patience:
-            snap = state.snapshot()
-            try:
-                tune_epoch(spec, train, X, Y, config, validate, reporter, criterion, state)
-            except KeyboardInterrupt:
-                state.rewind(snap)
-                saver.save(state)
-                where = (f"; progress saved to {saver.checkpointing.path}; resume with the same command and "
-                         f"--resume {saver.checkpointing.path}") if saver.checkpointing else ""
-                raise checkpoint.Interrupted(f"fine-tuning interrupted after epoch {state.epoch}{where}") from None
-            except TrainingError:
-                state.rewind(snap)
-                saver.save(state)
-                raise
-            every = saver.checkpointing.every if saver.checkpointing else 0
-            if every and state.epoch % every == 0:
-                saver.save(state)
+        def interrupted():
+            where = (f"; progress saved to {saver.checkpointing.path}; resume with the same command and "
+                     f"--resume {saver.checkpointing.path}") if saver.checkpointing else ""
+            return checkpoint.Interrupted(f"fine-tuning interrupted after epoch {state.epoch}{where}")
+
+        checkpoint.run_epochs(state, lambda: tune_epoch(spec, train, X, Y, config, validate, reporter, criterion, state),
+                              lambda: state.epoch < config.epochs and state.since_best < config.patience,
+                              lambda: saver.save(state), saver.checkpointing.every if saver.checkpointing else 0,
+                              interrupted)
         if state.since_best >= config.patience:
             reporter.note(f"stopped after epoch {state.epoch}: no better validation figure for "
                           f"{config.patience} epochs; keeping epoch {state.epoch - state.since_best}")

@@ -123,21 +123,12 @@ def layer_seed(seed: int, k: int) -> int:
     return (seed * 1024 + k) % 2**64
 
 
-@dataclass
-class Checkpointing:
-    """Where and how often an unfinished run saves itself (and always at each finished layer,
-    on Ctrl-C/SIGTERM and on divergence)."""
-
-    path: str
-    every: int = 1  # epochs between saves; 0: only at the moments above
-
-
 # Settings a resumed run may change: they do not alter what was already trained.
 RESUMABLE_OVERRIDES = ("lr", "epochs", "threads")
 
 
 def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = None, source: str = "data",
-             checkpointing: Checkpointing | None = None, resume: str | None = None) -> SDAE:
+             checkpointing: checkpoint.Checkpointing | None = None, resume: str | None = None) -> SDAE:
     """Trains the stack on X (rows, features), any numeric dtype; returns the model. With
     `resume`, continues the checkpoint at that path and ends with the model an uninterrupted
     run with the same seed and threads would have made."""
@@ -185,7 +176,7 @@ class Run:
     """One pretraining run: the model so far, and its checkpoints."""
 
     def __init__(self, model: SDAE, config: PretrainConfig, reporter: Reporter, source: str,
-                 checkpointing: Checkpointing | None, fingerprint: str | None):
+                 checkpointing: checkpoint.Checkpointing | None, fingerprint: str | None):
         self.model, self.config, self.reporter, self.source = model, config, reporter, source
         self.checkpointing, self.fingerprint = checkpointing, fingerprint
 
@@ -254,21 +245,10 @@ class Run:
         try:
             for record in state.history:
                 self.reporter.epoch_end(record)
-            while state.epoch < config.epochs:
-                snap = state.snapshot()
-                try:
-                    self.run_epoch(k, state, spec, train, valid)
-                except KeyboardInterrupt:
-                    state.rewind(snap)
-                    self.save(state)
-                    raise self.interrupted(k, state) from None
-                except TrainingError:
-                    state.rewind(snap)
-                    self.save(state)
-                    raise
-                every = self.checkpointing.every if self.checkpointing else 0
-                if every and state.epoch % every == 0:
-                    self.save(state)
+            checkpoint.run_epochs(state, lambda: self.run_epoch(k, state, spec, train, valid),
+                                  lambda: state.epoch < config.epochs, lambda: self.save(state),
+                                  self.checkpointing.every if self.checkpointing else 0,
+                                  lambda: self.interrupted(k, state))
         finally:
             self.reporter.stage_end()
 
@@ -289,7 +269,7 @@ class Run:
         state.history.append(record)
         self.reporter.epoch_end(record)
 
-    def interrupted(self, k: int, state: LayerState) -> "checkpoint.Interrupted":
+    def interrupted(self, k: int, state: LayerState) -> checkpoint.Interrupted:
         done = f"layer {k + 1}, epoch {state.epoch}" if state.epoch else f"layer {k + 1} before its first epoch"
         if self.checkpointing is None:
             return checkpoint.Interrupted(f"interrupted in {done}; no checkpoint was being kept")
