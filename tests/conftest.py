@@ -1,4 +1,4 @@
-"""Shared fixtures: the shipped digits, a small matrix in [0, 1], and that matrix on disk."""
+"""Shared fixtures: the shipped digits, small matrices, and one on disk."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +14,12 @@ def digits():
     X.setflags(write=False)
     y.setflags(write=False)
     return X, y
+
+
+@pytest.fixture
+def matrix():
+    """37 x 6 float32 standard normal values (negative, fractional: a fair I/O test)."""
+    return np.random.default_rng(0).standard_normal((37, 6)).astype(np.float32)
 
 
 @pytest.fixture

@@ -9,18 +9,9 @@ from sdae_cli.data import read_matrix, write_matrix
 from sdae_cli.errors import DataError, SdaeError
 
 
-@pytest.fixture
-def matrix():
-    return np.random.default_rng(0).standard_normal((37, 6)).astype(np.float32)
-
-
 def write_text(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))
     return str(path)
-
-
-def leftovers(directory):
-    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
 # ------------------------------------------------------------ round trips
@@ -34,7 +25,7 @@ def test_round_trip_files(tmp_path, matrix, suffix):
     np.testing.assert_array_equal(back.astype(np.float32), matrix)
     if suffix in (".npy", ".npz"):
         assert back.dtype == np.float32
-    assert leftovers(tmp_path) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_tsv_and_csv_use_the_right_delimiter(tmp_path, matrix):

@@ -11,11 +11,6 @@ from sdae_cli.data import atomic_output, read_matrix, write_matrix
 from sdae_cli.errors import DataError
 
 
-@pytest.fixture
-def matrix():
-    return np.random.default_rng(0).standard_normal((37, 6)).astype(np.float32)
-
-
 def write_text(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))
     return str(path)
