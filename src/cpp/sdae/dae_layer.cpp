@@ -9,8 +9,8 @@
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
-#include "sdae/interrupt.hpp"
 #include "sdae/minibatch_step.hpp"
+#include "sdae/minibatches.hpp"
 #include "sdae/rng.hpp"
 #include "sdae/threads.hpp"
 
@@ -160,26 +160,19 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
   const Index N = X.rows();
   if (N == 0) throw std::invalid_argument("X: no rows");
   ThreadScope scope(train.num_threads);
-  const Index B = std::min(train.batch_size, N);
-  const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
-  StepWorkspace ws(spec, B, train.num_threads);
+  StepWorkspace ws(spec, std::min(train.batch_size, N), train.num_threads);
   VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());
   double total = 0.0;
-  StopPoller poller(train.should_stop);
-  for (Index start = 0; start < N; start += B) {
-    poller.check();
-    const Index b = std::min(B, N - start);
-    auto clean = ws.clean(b);
-    auto noisy = ws.corrupted(b);
-#pragma omp parallel for num_threads(scope.for_elements(b * spec.n_in)) schedule(static)
-    for (Index i = 0; i < b; ++i) {
-      const Index row = perm[start + i];
-      clean.row(i) = X.row(row);
-      corrupt_row(X.row(row).data(), noisy.row(i).data(), spec.n_in, train.noise,
-                  row_noise_key(train.seed, epoch, static_cast<std::uint64_t>(row)));
-    }
-    total += step_and_update(spec, train, theta.data(), state, b, ws, grad, scope.threads()) * static_cast<double>(b);
-  }
+  for_each_minibatch(
+      N, train.batch_size, spec.n_in, train.seed, epoch, train.should_stop, scope,
+      [&](Index i, Index row, std::uint64_t key) {
+        std::copy_n(X.row(row).data(), spec.n_in, ws.clean_row(i));
+        corrupt_row(X.row(row).data(), ws.corrupted_row(i), spec.n_in, train.noise, key);
+      },
+      [&](Index b) {
+        total += step_and_update(spec, train, theta.data(), state, b, ws, grad, scope.threads()) *
+                 static_cast<double>(b);
+      });
   return total / static_cast<double>(N);
 }
 

@@ -26,6 +26,9 @@ class StepWorkspace {
   MatrixRef clean(Index b) { return X_.topRows(b); }
   /// The corrupted rows of a batch of b. (b, n_in)
   MatrixRef corrupted(Index b) { return XD_.topRows(b); }
+  /// Row i of the clean and of the corrupted batch. (n_in)
+  float* clean_row(Index i) { return X_.row(i).data(); }
+  float* corrupted_row(Index i) { return XD_.row(i).data(); }
 
  private:
   friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&);

@@ -7,7 +7,7 @@
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
-#include "sdae/interrupt.hpp"
+#include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
 #include "sdae/threads.hpp"
 
@@ -244,31 +244,26 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   const Index B = std::min(train.batch_size, N);
   ThreadScope scope(train.num_threads);
   const Offsets o = offsets_of(spec);
-  const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
   StackWorkspace ws(spec, B);
   const bool fused = train.optimizer.kind == Optimizer::sgd;
   VectorF grad(fused ? 0 : spec.size());
   double total = 0.0;
-  StopPoller poller(train.should_stop);
-  for (Index start = 0; start < N; start += B) {
-    poller.check();
-    const Index b = std::min(B, N - start);
-#pragma omp parallel for num_threads(scope.for_elements(b * spec.n_in())) schedule(static)
-    for (Index i = 0; i < b; ++i) {
-      const Index row = perm[start + i];
-      corrupt_row(X.row(row).data(), ws.A[0].row(i).data(), spec.n_in(), train.noise,
-                  row_noise_key(train.seed, epoch, static_cast<std::uint64_t>(row)));
-      ws.Y.row(i) = Y.row(row);
-    }
-    forward(spec, o, theta.data(), b, ws, scope);
-    output_loss(spec, b, true, ws, scope);
-    backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope);
-    total += sum_losses(ws.row_loss, b);
-    ++step;
-    if (!fused)
-      apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
-                   scope.threads());
-  }
+  for_each_minibatch(
+      N, train.batch_size, spec.n_in(), train.seed, epoch, train.should_stop, scope,
+      [&](Index i, Index row, std::uint64_t key) {
+        corrupt_row(X.row(row).data(), ws.A[0].row(i).data(), spec.n_in(), train.noise, key);
+        ws.Y.row(i) = Y.row(row);
+      },
+      [&](Index b) {
+        forward(spec, o, theta.data(), b, ws, scope);
+        output_loss(spec, b, true, ws, scope);
+        backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope);
+        total += sum_losses(ws.row_loss, b);
+        ++step;
+        if (!fused)
+          apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
+                       scope.threads());
+      });
   return {total / static_cast<double>(N), step};
 }
 
