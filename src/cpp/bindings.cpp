@@ -23,6 +23,21 @@ using OutVector = Eigen::Ref<VectorF>;
 
 OptimizerState make_state(OutVector m, OutVector v, std::int64_t step) { return OptimizerState{m, v, step}; }
 
+// The settings TrainSpec and StackTrainSpec share, validated.
+template <class Spec>
+Spec training_spec(NoiseSpec noise, OptimizerSpec optimizer, Index batch_size, std::uint64_t seed, int num_threads) {
+  validate(noise);
+  validate(optimizer);
+  if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
+  Spec t;
+  t.noise = noise;
+  t.optimizer = optimizer;
+  t.batch_size = batch_size;
+  t.seed = seed;
+  t.num_threads = num_threads;
+  return t;
+}
+
 // Lets Ctrl-C and SIGTERM reach a long epoch: Python's C-level handler only flags the signal, and
 // its Python handler (KeyboardInterrupt) runs when we ask, holding the GIL, between minibatches.
 bool python_signal_pending() {
@@ -92,16 +107,10 @@ PYBIND11_MODULE(_core, mod) {
       .def(py::init([](Loss loss, NoiseType noise, float noise_level, float noise_low, float noise_high,
                        Optimizer optimizer, float lr, float momentum, float beta1, float beta2, float eps,
                        Index batch_size, std::uint64_t seed, int num_threads) {
-             TrainSpec t;
+             auto t = training_spec<TrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
+                                               OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps}, batch_size,
+                                               seed, num_threads);
              t.loss = loss;
-             t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
-             t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
-             t.batch_size = batch_size;
-             t.seed = seed;
-             t.num_threads = num_threads;
-             validate(t.noise);
-             validate(t.optimizer);
-             if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
              return t;
            }),
            py::kw_only(), py::arg("loss") = Loss::cross_entropy, py::arg("noise") = NoiseType::masking,
@@ -200,16 +209,9 @@ PYBIND11_MODULE(_core, mod) {
       .def(py::init([](NoiseType noise, float noise_level, float noise_low, float noise_high, Optimizer optimizer,
                        float lr, float momentum, float beta1, float beta2, float eps, Index batch_size,
                        std::uint64_t seed, int num_threads) {
-             StackTrainSpec t;
-             t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
-             t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
-             t.batch_size = batch_size;
-             t.seed = seed;
-             t.num_threads = num_threads;
-             validate(t.noise);
-             validate(t.optimizer);
-             if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
-             return t;
+             return training_spec<StackTrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
+                                                  OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps},
+                                                  batch_size, seed, num_threads);
            }),
            py::kw_only(), py::arg("noise") = NoiseType::none, py::arg("noise_level") = 0.0f,
            py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f, py::arg("optimizer") = Optimizer::sgd,
