@@ -11,6 +11,7 @@ from . import __version__
 from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
+                          model_and_data, source_name,
                           training_options, tuned_model_path, write_chunks)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +74,7 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
     config = PretrainConfig(**settings)
     X = read_matrix(data, key)
     saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
-    model = run_pretrain(X, config, CliReporter(quiet), "<stdin>" if data == "-" else data, saving, resume_path)
+    model = run_pretrain(X, config, CliReporter(quiet), source_name(data), saving, resume_path)
     model.save(output)
     checkpoint.remove(saving.path)
     chain: Chain = ctx.ensure_object(Chain)
@@ -88,16 +89,11 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
 @click.pass_context
 def encode(ctx, model_path, data, output, layer, fmt, threads, key):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
-    from .data import read_matrix
-
-    check_not_input(data, output)
-    model = chain_model(ctx, model_path, "encode")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode")
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
-    X = read_matrix(data, key)
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    source = "<stdin>" if data == "-" else data
     write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source))
 
 
@@ -106,12 +102,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 @click.pass_context
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
-    from .data import read_matrix
-
-    check_not_input(data, output)
-    model = chain_model(ctx, model_path, "denoise")
-    X = read_matrix(data, key)
-    source = "<stdin>" if data == "-" else data
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
     write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source))
 
 
@@ -183,7 +174,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
     config = FinetuneConfig(**settings)
     saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
-    source = "<stdin>" if data == "-" else data
+    source = source_name(data)
     reporter = CliReporter(quiet)
     if label_column is not None:
         X, labels = split_label_column(data, label_column)
@@ -221,16 +212,13 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
     import numpy as np
 
-    from .data import read_matrix
     from .labels import write_labels, write_probabilities
 
-    check_not_input(data, output)
-    model = chain_model(ctx, model_path, "predict")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict")
     if model.classes is None:
         raise click.ClickException("predict: the model has no classifier; fine-tune it with labels first "
                                    "(sdae finetune --labels)")
-    X = read_matrix(data, key)
-    P = np.concatenate(list(model.iter_predict_proba(X, threads, "<stdin>" if data == "-" else data)))
+    P = np.concatenate(list(model.iter_predict_proba(X, threads, source)))
     if proba:
         write_probabilities(output, P, model.classes, fmt)
     else:
@@ -242,12 +230,8 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
 @click.pass_context
 def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
-    from .data import read_matrix
-
-    check_not_input(data, output)
-    model = chain_model(ctx, model_path, "score")
-    X = read_matrix(data, key)
-    write_chunks(output, fmt, X.shape[0], 1, model.iter_score(X, threads, "<stdin>" if data == "-" else data))
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "score")
+    write_chunks(output, fmt, X.shape[0], 1, model.iter_score(X, threads, source))
 
 
 @cli.command()

@@ -99,6 +99,21 @@ def chain_model(ctx: click.Context, model_path: str | None, command: str):
     return chain.model
 
 
+def source_name(data: str) -> str:
+    """How messages name DATA."""
+    return "<stdin>" if data == "-" else data
+
+
+def model_and_data(ctx: click.Context, model_path: str | None, data: str, output: str, key: str | None,
+                   command: str):
+    """What every command that runs data through a model starts with: (model, X, source)."""
+    from .data import read_matrix
+
+    check_not_input(data, output)
+    model = chain_model(ctx, model_path, command)
+    return model, read_matrix(data, key), source_name(data)
+
+
 def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
     if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
         if os.path.samefile(data, output):
