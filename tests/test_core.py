@@ -379,7 +379,12 @@ grad = aligned_zeros(layer.theta.size)  # where outputs sit must not matter: sda
 loss = _core.loss_and_gradient(layer.spec, _core.Loss.cross_entropy, layer.theta, X, X, grad, 2)
 H = aligned_zeros((4096, 256))
 _core.encode(layer.spec, layer.theta, np.random.default_rng(1).random((4096, 256), dtype=np.float32), H, 2)
-np.savez(sys.argv[1], loss=loss, grad=grad, H=H)
+online = Layer(520, 510)  # batch 1 with plain SGD: the fused path, its rows split in two slices
+_core.init_params(online.spec, online.theta, 0)
+train = _core.TrainSpec(noise=_core.NoiseType.masking, noise_level=0.3, lr=0.01, batch_size=1, num_threads=2)
+_core.train_epoch(online.spec, train, online.theta, aligned_zeros(0), aligned_zeros(0), 0,
+                  np.random.default_rng(2).random((64, 520), dtype=np.float32), 0)
+np.savez(sys.argv[1], loss=loss, grad=grad, H=H, online=online.theta)
 """
     results = []
     for limit in (None, "1"):
@@ -392,5 +397,5 @@ np.savez(sys.argv[1], loss=loss, grad=grad, H=H)
             results.append({k: f[k] for k in f.files})
         os.unlink(out)
     full, limited = results
-    for name in ("loss", "grad", "H"):
+    for name in ("loss", "grad", "H", "online"):
         np.testing.assert_array_equal(limited[name], full[name], err_msg=name)

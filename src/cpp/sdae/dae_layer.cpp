@@ -11,6 +11,7 @@
 #include "sdae/gemm.hpp"
 #include "sdae/minibatch_step.hpp"
 #include "sdae/minibatches.hpp"
+#include "sdae/online_sgd.hpp"
 #include "sdae/rng.hpp"
 #include "sdae/threads.hpp"
 
@@ -159,6 +160,11 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
   check_cols(X.cols(), spec.n_in, "X");
   const Index N = X.rows();
   if (N == 0) throw std::invalid_argument("X: no rows");
+  if (online_sgd_applies(spec, train)) {
+    const double loss = online_sgd_epoch(spec, train, theta.data(), X, epoch);
+    state.step += N;
+    return loss;
+  }
   ThreadScope scope(train.num_threads);
   StepWorkspace ws(spec, std::min(train.batch_size, N), train.num_threads);
   VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());

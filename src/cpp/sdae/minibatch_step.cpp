@@ -6,20 +6,12 @@
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
+#include "sdae/loss.hpp"
 #include "sdae/small_batch.hpp"
 #include "sdae/threads.hpp"
 
 namespace sdae {
 namespace {
-
-/// Bounds of `parts` near-equal slices of [0, n), inner bounds on multiples of 16 floats
-/// (a cache line) so that threads never share one.
-std::vector<Index> slice_bounds(Index n, int parts) {
-  std::vector<Index> bounds(parts + 1);
-  for (int t = 0; t <= parts; ++t) bounds[t] = std::min(n, (n * t / parts + 15) / 16 * 16);
-  bounds[parts] = n;
-  return bounds;
-}
 
 /// Threads worth using for a layer. Each step costs two barriers; a team only pays when each
 /// thread gets a good ~100 us of work, or on a busy machine every barrier waits on the scheduler.
@@ -30,29 +22,6 @@ int step_threads(const LayerSpec& spec, Index max_batch, int num_threads) {
   const long enough = max_batch <= kSmallBatch ? (1L << 19) : (1L << 21);
   if (work < enough) return 1;
   return static_cast<int>(std::max<Index>(1, std::min<Index>(n, spec.n_hidden / 32)));
-}
-
-/// The summed loss of one row segment from the decoder pre-activation a; with `delta`, a is
-/// overwritten by dLoss/da scaled by inv_b (the batch mean).
-template <class A, class X>
-double segment_loss(A&& a, const X& x, Loss loss, Activation decoder, bool delta, float inv_b) {
-  double total;
-  if (loss == Loss::cross_entropy) {
-    // -[x log z + (1-x) log(1-z)] with z = sigmoid(a), written stably as softplus(a) - x a.
-    // log(1 + e) rather than log1p(e): Eigen vectorises log, and e <= 1 keeps it accurate to 1e-7.
-    total = (a.max(0.0f) + ((-a.abs()).exp() + 1.0f).log() - x * a).template cast<double>().sum();
-    if (delta) a = (a.logistic() - x) * inv_b;
-    return total;
-  }
-  if (decoder == Activation::sigmoid) a = a.logistic();
-  total = (a - x).square().template cast<double>().sum();
-  if (delta) {
-    if (decoder == Activation::sigmoid)
-      a = (2.0f * inv_b) * (a - x) * a * (1.0f - a);
-    else
-      a = (2.0f * inv_b) * (a - x);
-  }
-  return total;
 }
 
 /// target -= lr * value (sgd_update) or grad_target = value (gradient).

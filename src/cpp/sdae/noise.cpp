@@ -22,23 +22,28 @@ std::uint64_t row_noise_key(std::uint64_t seed, std::uint64_t epoch, std::uint64
 }
 
 void corrupt_row(const float* x, float* out, Index n, const NoiseSpec& noise, std::uint64_t key) {
+  corrupt_segment(x, out, 0, n, noise, key);
+}
+
+void corrupt_segment(const float* x, float* out, Index begin, Index end, const NoiseSpec& noise,
+                     std::uint64_t key) {
   const float level = noise.level;
   switch (noise.type) {
     case NoiseType::none:
-      if (out != x) std::copy(x, x + n, out);
+      if (out != x) std::copy(x + begin, x + end, out + begin);
       return;
     case NoiseType::masking:
-      for (Index j = 0; j < n; ++j) out[j] = uniform01(key, j) < level ? 0.0f : x[j];
+      for (Index j = begin; j < end; ++j) out[j] = uniform01(key, j) < level ? 0.0f : x[j];
       return;
     case NoiseType::salt_pepper:
-      for (Index j = 0; j < n; ++j) {
+      for (Index j = begin; j < end; ++j) {
         const std::uint64_t r = draw64(key, j);
         const float u = static_cast<float>(r >> 40) * 0x1.0p-24f;
         out[j] = u < level ? ((r & 1u) ? noise.high : noise.low) : x[j];
       }
       return;
     case NoiseType::gaussian:
-      for (Index j = 0; j < n; ++j) {
+      for (Index j = begin; j < end; ++j) {
         // Box-Muller from the two halves of one draw; u1 in (0, 1] keeps the log finite.
         const std::uint64_t r = draw64(key, j);
         const float u1 = static_cast<float>((r >> 40) + 1) * 0x1.0p-24f;

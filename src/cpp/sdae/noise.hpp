@@ -23,6 +23,12 @@ std::uint64_t row_noise_key(std::uint64_t seed, std::uint64_t epoch, std::uint64
 /// Corrupts one row. @param x (n) clean  @param out (n) corrupted; may alias x.
 void corrupt_row(const float* x, float* out, Index n, const NoiseSpec& noise, std::uint64_t key);
 
+/// Corrupts elements [begin, end) of one row exactly as corrupt_row does (element j draws
+/// from counter j), so that threads can each corrupt their own columns.
+/// @param x the row, clean  @param out the row, corrupted (only [begin, end) written)
+void corrupt_segment(const float* x, float* out, Index begin, Index end, const NoiseSpec& noise,
+                     std::uint64_t key);
+
 /// Corrupts every row of X into out; row i is keyed as sample `first_row + i`.
 /// @param X (rows, n)  @param out (rows, n)
 void corrupt(const ConstMatrixRef& X, MatrixRef out, const NoiseSpec& noise, std::uint64_t seed,

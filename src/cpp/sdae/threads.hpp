@@ -3,7 +3,11 @@
 #include <Eigen/Core>
 #include <omp.h>
 
+#include <algorithm>
 #include <exception>
+#include <vector>
+
+#include "sdae/types.hpp"
 
 namespace sdae {
 
@@ -28,6 +32,15 @@ class ThreadScope {
   int n_;
 };
 
+/// Bounds of `parts` near-equal slices of [0, n), inner bounds on multiples of 16 floats
+/// (a cache line) so that threads never share one.
+inline std::vector<Index> slice_bounds(Index n, int parts) {
+  std::vector<Index> bounds(parts + 1);
+  for (int t = 0; t <= parts; ++t) bounds[t] = std::min(n, (n * t / parts + 15) / 16 * 16);
+  bounds[parts] = n;
+  return bounds;
+}
+
 /// Keeps the first exception thrown inside a parallel region, to rethrow once the region is
 /// over: an exception must not leave a region (std::terminate), and the other threads must still
 /// reach its barriers.
@@ -42,6 +55,7 @@ class ParallelErrors {
       if (!first_) first_ = std::current_exception();
     }
   }
+  bool failed() const { return static_cast<bool>(first_); }
   void rethrow() const {
     if (first_) std::rethrow_exception(first_);
   }
