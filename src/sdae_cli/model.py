@@ -29,6 +29,20 @@ def _gather(chunks, rows: int, width: int) -> np.ndarray:
     return out
 
 
+class _ChunkBuffers:
+    """The output array of each stage of a chunked pass, made once and reused for every chunk:
+    a fresh array per chunk costs a page fault and a page clear per 4 KB (a tenth of encode's time)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def get(self, key: tuple, rows: int, width: int) -> np.ndarray:
+        array = self._arrays.get(key)
+        if array is None or array.shape[0] < rows or array.shape[1] != width:
+            array = self._arrays[key] = aligned_zeros((rows, width))
+        return array[:rows]  # the first rows of a C-contiguous array: contiguous, same address
+
+
 @dataclass
 class SDAE:
     """A stacked denoising autoencoder: layers[0] reads the (scaled) input."""
@@ -59,6 +73,8 @@ class SDAE:
             cols = X.shape[1] if X.ndim == 2 else "?"
             raise DataError(f"{source}: has {cols} columns, the model expects {self.n_in}")
 
+    # The iter_* methods yield one chunk of rows at a time, in arrays that the next chunk
+    # overwrites: consume (or copy) each before asking for the next.
     def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
                     chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
         """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
@@ -66,24 +82,26 @@ class SDAE:
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
+        buffers = _ChunkBuffers()
         for start, chunk in iter_chunks(X, chunk_rows):
             H = self._scaled_chunk(chunk, start, source)
-            for lay in self.layers[:depth]:
-                H = lay.encode(H, threads)
+            for k, lay in enumerate(self.layers[:depth]):
+                H = lay.encode(H, threads, out=buffers.get(("up", k), len(H), lay.n_hidden))
             yield H
 
     def iter_denoise(self, X, threads: int = 0, source: str = "data",
                      chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
         """Up through every layer and back down, in the input's original units, a chunk at a time."""
         self.check_input(X, source)
+        buffers = _ChunkBuffers()
         for start, chunk in iter_chunks(X, chunk_rows):
-            yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads))
+            yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads, buffers))
 
-    def _reconstruct(self, H: np.ndarray, threads: int) -> np.ndarray:
-        for lay in self.layers:
-            H = lay.encode(H, threads)
-        for lay in reversed(self.layers):
-            H = lay.decode(H, threads)
+    def _reconstruct(self, H: np.ndarray, threads: int, buffers: _ChunkBuffers) -> np.ndarray:
+        for k, lay in enumerate(self.layers):
+            H = lay.encode(H, threads, out=buffers.get(("up", k), len(H), lay.n_hidden))
+        for k, lay in reversed(list(enumerate(self.layers))):
+            H = lay.decode(H, threads, out=buffers.get(("down", k), len(H), lay.n_in))
         return H
 
     def iter_predict_proba(self, X, threads: int = 0, source: str = "data",
@@ -105,9 +123,10 @@ class SDAE:
         """Per-row reconstruction error (rows, 1): the mean squared difference between the scaled
         input and its reconstruction through the whole stack. High scores flag unusual rows."""
         self.check_input(X, source)
+        buffers = _ChunkBuffers()
         for start, chunk in iter_chunks(X, chunk_rows):
             scaled = self._scaled_chunk(chunk, start, source)
-            Z = self._reconstruct(scaled, threads)
+            Z = self._reconstruct(scaled, threads, buffers)
             yield np.mean((Z - scaled) ** 2, axis=1, dtype=np.float64).astype(np.float32)[:, None]
 
     def predict_proba(self, X, threads: int = 0) -> np.ndarray:
