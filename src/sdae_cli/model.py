@@ -19,12 +19,14 @@ FORMAT_VERSION = 1
 CHUNK_ROWS = 8192  # rows per pass in encode/denoise: bounds memory whatever the input size
 
 
-def _gather(chunks, rows: int, width: int) -> np.ndarray:
-    """The chunks written into one array as they come (a final concatenate would copy it all)."""
-    out = np.empty((rows, width), dtype=np.float32)
+def _gather(chunks_into, rows: int, width: int) -> np.ndarray:
+    """A chunked pass into one array of all rows: chunks_into(out) yields the chunks, computed in
+    place in `out` where it can (no copy at all), else copied in as they come."""
+    out = aligned_zeros((rows, width))
     start = 0
-    for chunk in chunks:
-        out[start:start + len(chunk)] = chunk
+    for chunk in chunks_into(out):
+        if not np.may_share_memory(chunk, out):
+            out[start:start + len(chunk)] = chunk
         start += len(chunk)
     return out
 
@@ -33,8 +35,16 @@ class _ChunkBuffers:
     """The output array of each stage of a chunked pass, made once and reused for every chunk:
     a fresh array per chunk costs a page fault and a page clear per 4 KB (a tenth of encode's time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, into: np.ndarray | None = None) -> None:
         self._arrays: dict[tuple, np.ndarray] = {}
+        self.into = into  # the caller's array of all rows, for the last stage (or None)
+        self.start = 0  # the first row of the current chunk
+
+    def last(self, rows: int, width: int) -> np.ndarray:
+        """The last stage's output: the chunk's rows of `into` if there is one."""
+        if self.into is not None:
+            return self.into[self.start:self.start + rows]
+        return self.get(("last",), rows, width)
 
     def get(self, key: tuple, rows: int, width: int) -> np.ndarray:
         array = self._arrays.get(key)
@@ -76,32 +86,39 @@ class SDAE:
     # The iter_* methods yield one chunk of rows at a time, in arrays that the next chunk
     # overwrites: consume (or copy) each before asking for the next.
     def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
-                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
-        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
+                    chunk_rows: int = CHUNK_ROWS, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time; with
+        `into` (rows of X, width; 64-byte aligned), each chunk is computed in its rows of `into`."""
         depth = len(self.layers) if layer is None else layer
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
-        buffers = _ChunkBuffers()
+        buffers = _ChunkBuffers(into)
         for start, chunk in iter_chunks(X, chunk_rows):
+            buffers.start = start
             H = self._scaled_chunk(chunk, start, source)
             for k, lay in enumerate(self.layers[:depth]):
-                H = lay.encode(H, threads, out=buffers.get(("up", k), len(H), lay.n_hidden))
+                out = buffers.last(len(H), lay.n_hidden) if k == depth - 1 else \
+                    buffers.get(("up", k), len(H), lay.n_hidden)
+                H = lay.encode(H, threads, out=out)
             yield H
 
-    def iter_denoise(self, X, threads: int = 0, source: str = "data",
-                     chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
-        """Up through every layer and back down, in the input's original units, a chunk at a time."""
+    def iter_denoise(self, X, threads: int = 0, source: str = "data", chunk_rows: int = CHUNK_ROWS,
+                     into: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Up through every layer and back down, in the input's original units, a chunk at a time
+        (computed in `into`, as iter_encode, when there is no scaling to undo)."""
         self.check_input(X, source)
-        buffers = _ChunkBuffers()
+        buffers = _ChunkBuffers(into if self.scaler.kind == "none" else None)
         for start, chunk in iter_chunks(X, chunk_rows):
+            buffers.start = start
             yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads, buffers))
 
     def _reconstruct(self, H: np.ndarray, threads: int, buffers: _ChunkBuffers) -> np.ndarray:
         for k, lay in enumerate(self.layers):
             H = lay.encode(H, threads, out=buffers.get(("up", k), len(H), lay.n_hidden))
         for k, lay in reversed(list(enumerate(self.layers))):
-            H = lay.decode(H, threads, out=buffers.get(("down", k), len(H), lay.n_in))
+            out = buffers.last(len(H), lay.n_in) if k == 0 else buffers.get(("down", k), len(H), lay.n_in)
+            H = lay.decode(H, threads, out=out)
         return H
 
     def iter_predict_proba(self, X, threads: int = 0, source: str = "data",
@@ -130,7 +147,7 @@ class SDAE:
             yield np.mean((Z - scaled) ** 2, axis=1, dtype=np.float64).astype(np.float32)[:, None]
 
     def predict_proba(self, X, threads: int = 0) -> np.ndarray:
-        return _gather(self.iter_predict_proba(X, threads), X.shape[0], len(self.classes or []))
+        return _gather(lambda into: self.iter_predict_proba(X, threads), X.shape[0], len(self.classes or []))
 
     def predict(self, X, threads: int = 0) -> np.ndarray:
         """The user's labels, as a NumPy array of their type (int or str)."""
@@ -138,15 +155,15 @@ class SDAE:
         return np.asarray(self.classes)[index]
 
     def score(self, X, threads: int = 0) -> np.ndarray:
-        return _gather(self.iter_score(X, threads), X.shape[0], 1)[:, 0]
+        return _gather(lambda into: self.iter_score(X, threads), X.shape[0], 1)[:, 0]
 
     def encode(self, X, layer: int | None = None, threads: int = 0) -> np.ndarray:
         depth = len(self.layers) if layer is None else layer
         width = self.layers[depth - 1].n_hidden if 1 <= depth <= len(self.layers) else 0  # else iter_encode says
-        return _gather(self.iter_encode(X, layer, threads), X.shape[0], width)
+        return _gather(lambda into: self.iter_encode(X, layer, threads, into=into), X.shape[0], width)
 
     def denoise(self, X, threads: int = 0) -> np.ndarray:
-        return _gather(self.iter_denoise(X, threads), X.shape[0], self.n_in)
+        return _gather(lambda into: self.iter_denoise(X, threads, into=into), X.shape[0], self.n_in)
 
     def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:
         check_finite(chunk, source, first_row=start)
