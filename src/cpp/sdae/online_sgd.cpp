@@ -181,6 +181,10 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
       // of the backprop to the hidden units; eight rows of W at a time, read once for both.
       const float* x = sample(k);
       each_slice([&](int s, Index j0, Index j1) {
+        // The next sample's row is somewhere in X, likely not in cache: ask for it now, so that
+        // corrupting it in the next pass does not wait on memory.
+        if (k + 1 < N)
+          for (Index j = j0; j < j1; j += 16) __builtin_prefetch(sample(k + 1) + j);
         float* q = Q.row(s);
         std::fill_n(q, ld, 0.0f);
         double slice_loss = 0.0;
