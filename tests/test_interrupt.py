@@ -115,3 +115,33 @@ def test_finetune_interrupted_and_resumed_gives_the_uninterrupted_model(tmp_path
         for name in got.files:
             if name != "meta":
                 np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_a_signal_while_a_checkpoint_is_written_still_saves_and_says_how_to_resume():
+    """The signal can land between epochs, in the middle of writing a checkpoint: the write is
+    redone for the finished epoch and the stop is reported as one, not as a bare KeyboardInterrupt."""
+    from sdae_cli import checkpoint
+
+    class State:
+        epoch = 0
+
+        def snapshot(self):
+            return self.epoch
+
+        def rewind(self, snap):
+            self.epoch = snap
+
+    state, saves = State(), []
+
+    def one_epoch():
+        state.epoch += 1
+
+    def save():
+        saves.append(state.epoch)
+        if len(saves) == 1:
+            raise KeyboardInterrupt  # Ctrl-C during the first checkpoint's write
+
+    with pytest.raises(checkpoint.Interrupted, match="stopped"):
+        checkpoint.run_epochs(state, one_epoch, lambda: state.epoch < 5, save, 1,
+                              lambda: checkpoint.Interrupted("stopped"))
+    assert saves == [1, 1] and state.epoch == 1

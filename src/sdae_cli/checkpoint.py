@@ -79,19 +79,25 @@ def run_epochs(state, one_epoch, keep_going, save, every: int, interrupted) -> N
     saved before the error goes on (interrupted() makes the message); every `every` epochs are
     saved too. state needs snapshot(), rewind(snap) and epoch."""
     while keep_going():
-        snap = state.snapshot()
         try:
-            one_epoch()
+            snap = state.snapshot()
+            try:
+                one_epoch()
+            except KeyboardInterrupt:
+                state.rewind(snap)
+                raise
+            except TrainingError:
+                state.rewind(snap)
+                save()
+                raise
+            if every and state.epoch % every == 0:
+                save()
         except KeyboardInterrupt:
-            state.rewind(snap)
+            # Also when the signal lands between epochs, or while a checkpoint is being written
+            # (the write is atomic: the old file stays until the new one is whole): save the
+            # last finished epoch, then stop with the resume hint.
             save()
             raise interrupted() from None
-        except TrainingError:
-            state.rewind(snap)
-            save()
-            raise
-        if every and state.epoch % every == 0:
-            save()
 
 
 def remove(path: str | None) -> None:
