@@ -8,6 +8,7 @@
 #include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
 #include "sdae/noise.hpp"
+#include "sdae/online_sgd.hpp"
 #include "sdae/stack.hpp"
 
 namespace py = pybind11;
@@ -185,6 +186,8 @@ PYBIND11_MODULE(_core, mod) {
 
   mod.def("shuffled_rows", &shuffled_rows, py::arg("n"), py::arg("seed"), py::arg("epoch"),
           "The order train_epoch visits n rows in `epoch`.");
+  mod.def("online_sgd_applies", &online_sgd_applies, py::arg("spec"), py::arg("train"),
+          "Whether train_epoch takes the fused one-sample path (batch 1, tied, plain SGD).");
 
   // --- the whole stack, for fine-tuning -------------------------------------------------------
   py::enum_<OutputLoss>(mod, "OutputLoss")

@@ -23,9 +23,10 @@ const bool kSingleThreadedBlas = [] {
 
 void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha,
                 float beta) {
-  const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
+  const Index m = C.rows(), n = C.cols();
   if (m == 0 || n == 0) return;
 #ifdef SDAE_HAVE_OPENBLAS
+  const Index k = ta ? A.rows() : A.cols();
   (void)kSingleThreadedBlas;
   // OpenBLAS wins on products with two long sides; with a short one (a batch of 16) Eigen does.
   if (std::min(m, k) >= 32 && n >= 64) {

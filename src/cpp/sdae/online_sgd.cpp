@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,7 +28,7 @@ constexpr int kRows = 8;
 /// 2 cores: 256x256 runs 1.38x faster on two threads, 256x512 1.46x, 784x500 1.95x).
 constexpr long kSplitWeights = 1L << 17;
 
-/// Eigen views of a few consecutive floats, for the loss (vectorised by Eigen).
+/// N floats as an Eigen array (used through Maps), for the loss: Eigen vectorises its exp and log.
 template <int N>
 using Lane = Eigen::Array<float, N, 1>;
 
@@ -59,7 +60,7 @@ void for_row_blocks(Index j0, Index j1, F&& f) {
 // The kernels: R rows of W from Wr, row length (and stride) n, a multiple of 16; every vector
 // is padded with zeros to n.
 
-/// a[r] = W_r . h.
+/// a[r] = W_r . h. @param h (n)  @param a (R)
 template <int R>
 void dot_rows(const float* Wr, Index n, const float* h, float* a) {
   L16::type acc[R] = {};
@@ -70,7 +71,7 @@ void dot_rows(const float* Wr, Index n, const float* h, float* a) {
   for (int r = 0; r < R; ++r) a[r] = L16::sum(acc[r]);
 }
 
-/// q += sum_r coef[r] W_r.
+/// q += sum_r coef[r] W_r. @param coef (R)  @param q (n)
 template <int R>
 void accumulate_rows(const float* Wr, Index n, const float* coef, float* q) {
   for (Index c = 0; c < n; c += 16) {
@@ -88,6 +89,7 @@ void accumulate_rows(const float* Wr, Index n, const float* coef, float* q) {
 
 /// W_r += alpha[r] dh + beta[r] h, then p += next[r] W_r with the updated row: the SGD update of
 /// this sample fused with the encoding of the next.
+/// @param alpha, beta, next (R)  @param dh, h, p (n)
 template <int R>
 void update_rows(float* Wr, Index n, const float* alpha, const float* beta, const float* dh, const float* h,
                  const float* next, float* p) {
@@ -106,9 +108,12 @@ void update_rows(float* Wr, Index n, const float* alpha, const float* beta, cons
   }
 }
 
+/// Threads for a layer: each gets at least kSplitWeights / 2 weights and 64 rows of W.
 int online_threads(const LayerSpec& spec, int num_threads) {
-  if (spec.n_in * spec.n_hidden < kSplitWeights) return 1;
-  return static_cast<int>(std::max<Index>(1, std::min<Index>(resolve_threads(num_threads), spec.n_in / 64)));
+  const Index weights = spec.n_in * spec.n_hidden;
+  if (weights < kSplitWeights) return 1;
+  const Index most = std::min<Index>(spec.n_in / 64, weights / (kSplitWeights / 2));
+  return static_cast<int>(std::max<Index>(1, std::min<Index>(resolve_threads(num_threads), most)));
 }
 
 }  // namespace
@@ -120,6 +125,7 @@ bool online_sgd_applies(const LayerSpec& spec, const TrainSpec& train) {
 double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* theta, const ConstMatrixRef& X,
                         std::uint64_t epoch) {
   const Index N = X.rows(), n_in = spec.n_in, n_h = spec.n_hidden;
+  if (N == 0) throw std::invalid_argument("X: no rows");
   const float lr = train.optimizer.lr;
   float* bias = theta + spec.offset_b();
   float* cbias = theta + spec.offset_c();
@@ -141,7 +147,7 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
   rows[T] = n_in;
   PaddedRows P(T, n_h), Q(T, n_h), H(T, n_h), DH(T, n_h);
   VectorF xt_a(n_in), xt_b(n_in), delta(n_in);
-  std::vector<double> loss(T * 8, 0.0);  // slice s at loss[8 s], a cache line apart
+  std::vector<double> loss(T * 16, 0.0);  // slice s at loss[16 s]: never on one cache line with another
 
   StopPoller poller(train.should_stop);
   poller.check();
@@ -198,7 +204,7 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
           c -= lr * a;
           accumulate_rows<kR>(W.row(j), ld, delta.data() + j, q);
         });
-        loss[8 * s] += slice_loss;
+        loss[16 * s] += slice_loss;
       });
 #pragma omp barrier
       // dLoss/d(encoder pre-activation); one thread updates b, which nobody reads until the

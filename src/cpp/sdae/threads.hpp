@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <vector>
 
@@ -53,15 +54,18 @@ class ParallelErrors {
     } catch (...) {
 #pragma omp critical(sdae_parallel_errors)
       if (!first_) first_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
     }
   }
-  bool failed() const { return static_cast<bool>(first_); }
+  /// Whether some thread has failed so far; safe to ask while others run.
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
   void rethrow() const {
     if (first_) std::rethrow_exception(first_);
   }
 
  private:
   std::exception_ptr first_;
+  std::atomic<bool> failed_{false};
 };
 
 }  // namespace sdae
