@@ -15,6 +15,7 @@ def train_one_epoch(spec, theta, X, threads, loss="cross-entropy", noise="maskin
                     lr=0.05, batch=1, optimizer="sgd"):
     train = _core.TrainSpec(loss=LOSS[loss], noise=NOISE[noise], noise_level=level, noise_low=0.0, noise_high=1.0,
                             optimizer=OPT[optimizer], lr=lr, batch_size=batch, seed=seed, num_threads=threads)
+    assert _core.online_sgd_applies(spec, train)  # these tests are about that path
     state = np.zeros(theta.size, np.float32)
     return _core.train_epoch(spec, train, theta, state, state.copy(), 0, X, epoch)
 
@@ -77,17 +78,26 @@ def test_agrees_with_the_general_path():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_seed_and_threads_give_identical_parameters(threads):
-    runs = []
-    for _ in range(2):
+    def two_epochs(seed):
         spec, theta = make_layer(600, 500, True)
         X = unit_data(30, 600, seed=7)
         for epoch in range(2):
-            train_one_epoch(spec, theta, X, threads, epoch=epoch)
-        runs.append(theta)
-    np.testing.assert_array_equal(runs[0], runs[1])
-    spec, other = make_layer(600, 500, True)
-    train_one_epoch(spec, other, unit_data(30, 600, seed=7), threads, seed=6)
-    assert not np.allclose(other, runs[0])
+            train_one_epoch(spec, theta, X, threads, seed=seed, epoch=epoch)
+        return theta
+
+    first = two_epochs(5)
+    np.testing.assert_array_equal(two_epochs(5), first)
+    assert not np.allclose(two_epochs(6), first)  # only the seed differs
+
+
+def test_which_settings_take_this_path():
+    spec = _core.LayerSpec(600, 500, True, ACT["sigmoid"], ACT["sigmoid"])
+    untied = _core.LayerSpec(600, 500, False, ACT["sigmoid"], ACT["sigmoid"])
+    train = lambda **kw: _core.TrainSpec(**{"optimizer": OPT["sgd"], "batch_size": 1, **kw})  # noqa: E731
+    assert _core.online_sgd_applies(spec, train())
+    assert not _core.online_sgd_applies(untied, train())
+    assert not _core.online_sgd_applies(spec, train(batch_size=2))
+    assert not _core.online_sgd_applies(spec, train(optimizer=OPT["momentum"]))
 
 
 def test_one_and_two_threads_agree():

@@ -19,17 +19,17 @@ def wait_for(predicate, timeout=60.0):
         time.sleep(0.02)
 
 
-# The general minibatch path, and batch 1 with plain SGD (the core's fused one-sample path).
-TRAINERS = {"batch4-adam": ["--batch-size", "4", "--optimizer", "adam"],
-            "batch1-sgd": ["--batch-size", "1", "--optimizer", "sgd", "--lr", "0.01"]}
+# The general minibatch path, and batch 1 with plain SGD (the core's fused one-sample path; its
+# 400x400 first layer is big enough to be split between two threads).
+TRAINERS = {"batch4-adam": ["--layers", "200,50", "--batch-size", "4", "--optimizer", "adam"],
+            "batch1-sgd": ["--layers", "400,50", "--batch-size", "1", "--optimizer", "sgd", "--lr", "0.01"]}
 
 
 @pytest.fixture(params=list(TRAINERS))
 def job(tmp_path, request):
     X = np.random.default_rng(0).random((3000, 400), dtype=np.float32)
     np.save(tmp_path / "x.npy", X)
-    args = ["pretrain", str(tmp_path / "x.npy"), "--layers", "200,50", "--epochs", "5", *TRAINERS[request.param],
-            "--threads", "2", "-q"]
+    args = ["pretrain", str(tmp_path / "x.npy"), "--epochs", "5", *TRAINERS[request.param], "--threads", "2", "-q"]
     return tmp_path, args
 
 

@@ -78,24 +78,27 @@ def run_epochs(state, one_epoch, keep_going, save, every: int, interrupted) -> N
     (KeyboardInterrupt) or divergence (TrainingError) leave the last finished epoch, which is
     saved before the error goes on (interrupted() makes the message); every `every` epochs are
     saved too. state needs snapshot(), rewind(snap) and epoch."""
-    while keep_going():
+    while True:
+        snap = None  # set while an epoch is under way: what a stop must undo
         try:
+            if not keep_going():
+                break
             snap = state.snapshot()
             try:
                 one_epoch()
-            except KeyboardInterrupt:
-                state.rewind(snap)
-                raise
             except TrainingError:
                 state.rewind(snap)
                 save()
                 raise
+            snap = None
             if every and state.epoch % every == 0:
                 save()
         except KeyboardInterrupt:
-            # Also when the signal lands between epochs, or while a checkpoint is being written
-            # (the write is atomic: the old file stays until the new one is whole): save the
-            # last finished epoch, then stop with the resume hint.
+            # Wherever the signal lands (in an epoch, between epochs, or while a checkpoint is
+            # written: the write is atomic, the old file stays until the new one is whole), undo
+            # the unfinished epoch, save the last finished one, and stop with the resume hint.
+            if snap is not None:
+                state.rewind(snap)
             save()
             raise interrupted() from None
 

@@ -94,7 +94,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source))
+    write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True))
 
 
 @cli.command()
@@ -103,7 +103,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
     model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
-    write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source))
+    write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True))
 
 
 def check_finetune_options(params: dict) -> None:

@@ -11,7 +11,7 @@ from . import __version__, _core
 from .chunked import iter_chunks
 from .data import atomic_output
 from .errors import ModelError, DataError
-from .layer import Layer, aligned_zeros
+from .layer import ALIGNMENT, Layer, aligned_zeros
 from .scaling import Scaler, check_finite
 
 FORMAT_NAME = "sdae-model"
@@ -33,18 +33,24 @@ def _gather(chunks_into, rows: int, width: int) -> np.ndarray:
 
 class _ChunkBuffers:
     """The output array of each stage of a chunked pass, made once and reused for every chunk:
-    a fresh array per chunk costs a page fault and a page clear per 4 KB (a tenth of encode's time)."""
+    a fresh array per chunk costs a page fault and a page clear per 4 KB (a tenth of encode's time).
+    The last stage, which the caller gets, goes into `into` (the caller's array of all rows), or
+    a reused array if the caller said it consumes each chunk at once (`reuse`), or a fresh one."""
 
-    def __init__(self, into: np.ndarray | None = None) -> None:
+    def __init__(self, into: np.ndarray | None = None, reuse: bool = False) -> None:
         self._arrays: dict[tuple, np.ndarray] = {}
-        self.into = into  # the caller's array of all rows, for the last stage (or None)
+        self.into = into
+        self.reuse = reuse
         self.start = 0  # the first row of the current chunk
 
     def last(self, rows: int, width: int) -> np.ndarray:
-        """The last stage's output: the chunk's rows of `into` if there is one."""
         if self.into is not None:
-            return self.into[self.start:self.start + rows]
-        return self.get(("last",), rows, width)
+            view = self.into[self.start:self.start + rows]
+            if view.ctypes.data % ALIGNMENT == 0:  # as every array the core writes
+                return view
+        if self.reuse:
+            return self.get(("last",), rows, width)
+        return aligned_zeros((rows, width))
 
     def get(self, key: tuple, rows: int, width: int) -> np.ndarray:
         array = self._arrays.get(key)
@@ -83,17 +89,18 @@ class SDAE:
             cols = X.shape[1] if X.ndim == 2 else "?"
             raise DataError(f"{source}: has {cols} columns, the model expects {self.n_in}")
 
-    # The iter_* methods yield one chunk of rows at a time, in arrays that the next chunk
-    # overwrites: consume (or copy) each before asking for the next.
+    # The iter_* methods yield one chunk of rows at a time. With reuse=True the next chunk
+    # overwrites the last (for callers that write each chunk out at once); with `into`, an array
+    # for all rows (from aligned_zeros), each chunk is computed in its rows of it.
     def iter_encode(self, X, layer: int | None = None, threads: int = 0, source: str = "data",
-                    chunk_rows: int = CHUNK_ROWS, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
-        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time; with
-        `into` (rows of X, width; 64-byte aligned), each chunk is computed in its rows of `into`."""
+                    chunk_rows: int = CHUNK_ROWS, into: np.ndarray | None = None,
+                    reuse: bool = False) -> Iterator[np.ndarray]:
+        """Codes of layer `layer` (1-based; default the top), one chunk of rows at a time."""
         depth = len(self.layers) if layer is None else layer
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
-        buffers = _ChunkBuffers(into)
+        buffers = _ChunkBuffers(into, reuse)
         for start, chunk in iter_chunks(X, chunk_rows):
             buffers.start = start
             H = self._scaled_chunk(chunk, start, source)
@@ -104,11 +111,12 @@ class SDAE:
             yield H
 
     def iter_denoise(self, X, threads: int = 0, source: str = "data", chunk_rows: int = CHUNK_ROWS,
-                     into: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                     into: np.ndarray | None = None, reuse: bool = False) -> Iterator[np.ndarray]:
         """Up through every layer and back down, in the input's original units, a chunk at a time
-        (computed in `into`, as iter_encode, when there is no scaling to undo)."""
+        (`into` and `reuse` as for iter_encode; with scaling to undo, every chunk is a new array)."""
         self.check_input(X, source)
-        buffers = _ChunkBuffers(into if self.scaler.kind == "none" else None)
+        unscaled = self.scaler.kind == "none"
+        buffers = _ChunkBuffers(into if unscaled else None, reuse and unscaled)
         for start, chunk in iter_chunks(X, chunk_rows):
             buffers.start = start
             yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads, buffers))
@@ -140,7 +148,7 @@ class SDAE:
         """Per-row reconstruction error (rows, 1): the mean squared difference between the scaled
         input and its reconstruction through the whole stack. High scores flag unusual rows."""
         self.check_input(X, source)
-        buffers = _ChunkBuffers()
+        buffers = _ChunkBuffers(reuse=True)  # the reconstruction stays inside
         for start, chunk in iter_chunks(X, chunk_rows):
             scaled = self._scaled_chunk(chunk, start, source)
             Z = self._reconstruct(scaled, threads, buffers)
