@@ -42,6 +42,17 @@ void apply_product(StepMode mode, float lr, MatrixRef target, MatrixRef grad_tar
     gemm(grad_target, A, ta, B, tb, 1.0f, 0.0f, 1);
 }
 
+/// out = A M, or A M^T: the streaming loops for a few rows, else gemm (one thread: we are
+/// inside the step's own split).
+void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool transpose, bool small) {
+  if (small && transpose)
+    small_times_transpose(out, A, M);
+  else if (small)
+    small_times(out, A, M);
+  else
+    gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1);
+}
+
 }  // namespace
 
 StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads)
@@ -87,20 +98,13 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   auto encode_slice = [&](int s) {  // its hidden units, and its share of the decoder's pre-activation
     const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
     auto Hs = H.middleCols(j0, w);
-    if (small)
-      small_times(Hs, Xt, W.middleCols(j0, w));
-    else
-      gemm(Hs, Xt, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
+    times(Hs, Xt, W.middleCols(j0, w), false, small);
     for (Index i = 0; i < b; ++i) bias_activate(Hs.row(i).data(), bias.data() + j0, w, spec.encoder);
     auto Zp = ws.Zpart_[s].topRows(b);
-    if (spec.tied && small)
-      small_times_transpose(Zp, Hs, W.middleCols(j0, w));
-    else if (spec.tied)
-      gemm(Zp, Hs, false, W.middleCols(j0, w), true, 1.0f, 0.0f, 1);
-    else if (small)
-      small_times(Zp, Hs, Wd.middleRows(j0, w));
+    if (spec.tied)
+      times(Zp, Hs, W.middleCols(j0, w), true, small);
     else
-      gemm(Zp, Hs, false, Wd.middleRows(j0, w), false, 1.0f, 0.0f, 1);
+      times(Zp, Hs, Wd.middleRows(j0, w), false, small);
   };
   auto loss_slice = [&](int s) {  // sum the shares in slice order (deterministic), add c, loss, delta
     const Index k0 = ws.feature_begin_[s], kw = ws.feature_begin_[s + 1] - k0;
@@ -118,14 +122,10 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
     auto Hs = H.middleCols(j0, w);
     auto D1s = D1.middleCols(j0, w);
-    if (spec.tied && small)
-      small_times(D1s, D2, W.middleCols(j0, w));
-    else if (spec.tied)
-      gemm(D1s, D2, false, W.middleCols(j0, w), false, 1.0f, 0.0f, 1);
-    else if (small)
-      small_times_transpose(D1s, D2, Wd.middleRows(j0, w));
+    if (spec.tied)
+      times(D1s, D2, W.middleCols(j0, w), false, small);
     else
-      gemm(D1s, D2, false, Wd.middleRows(j0, w), true, 1.0f, 0.0f, 1);
+      times(D1s, D2, Wd.middleRows(j0, w), true, small);
     for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
     apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
     if (small && mode == StepMode::sgd_update) {

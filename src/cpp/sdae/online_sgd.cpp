@@ -142,9 +142,7 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
   // encoder sums P.row(s) and backprop sums Q.row(s); every thread adds up all slices itself, in
   // slice order, into its own H.row(t) and DH.row(t), so results do not depend on the team size.
   const int T = online_threads(spec, train.num_threads);
-  std::vector<Index> rows(T + 1);  // even splits on whole blocks of rows
-  for (int s = 0; s <= T; ++s) rows[s] = std::min(n_in, (n_in * s / T + kRows / 2) / kRows * kRows);
-  rows[T] = n_in;
+  const std::vector<Index> rows = slice_bounds(n_in, T, kRows);  // on whole blocks of rows
   PaddedRows P(T, n_h), Q(T, n_h), H(T, n_h), DH(T, n_h);
   VectorF xt_a(n_in), xt_b(n_in), delta(n_in);
   std::vector<double> loss(T * 16, 0.0);  // slice s at loss[16 s]: never on one cache line with another

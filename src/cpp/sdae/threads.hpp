@@ -33,11 +33,11 @@ class ThreadScope {
   int n_;
 };
 
-/// Bounds of `parts` near-equal slices of [0, n), inner bounds on multiples of 16 floats
-/// (a cache line) so that threads never share one.
-inline std::vector<Index> slice_bounds(Index n, int parts) {
+/// Bounds of `parts` near-equal slices of [0, n), inner bounds rounded up to multiples of
+/// `step` (by default 16 floats, a cache line, so that threads never share one).
+inline std::vector<Index> slice_bounds(Index n, int parts, Index step = 16) {
   std::vector<Index> bounds(parts + 1);
-  for (int t = 0; t <= parts; ++t) bounds[t] = std::min(n, (n * t / parts + 15) / 16 * 16);
+  for (int t = 0; t <= parts; ++t) bounds[t] = std::min(n, (n * t / parts + step - 1) / step * step);
   bounds[parts] = n;
   return bounds;
 }
