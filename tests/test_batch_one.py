@@ -1,5 +1,6 @@
 """Batch 1 with plain SGD on a tied layer takes its own fused path in the core (online_sgd.cpp):
-each thread owns rows of W and a step is two passes over them. It must train exactly the
+each thread owns rows of W and a step is one pass over them, with part of each update applied
+in the next pass. It must train exactly the
 epoch that the general path defines: the same shuffle, the same per-row noise, the same updates."""
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def replay(theta, X, n_in, n_hidden, encoder, decoder, loss, noise="masking", le
 
 
 # (n_in, n_hidden, threads, lr): one thread; and a layer over 2^17 weights split between two, with
-# sizes that leave a short block of rows (517 = 64 * 8 + 5) and padded columns (509 = 31 * 16 + 13).
+# sizes that leave a short block of rows (517 = 2 * 256 + 4 + 1) and padded columns (509 = 31 * 16 + 13).
 SHAPES = [(19, 11, 1, 0.05), (517, 509, 2, 0.002)]
 
 
@@ -48,6 +49,16 @@ def test_epoch_matches_the_reference_replay(n_in, n_hidden, threads, lr, encoder
     mean_loss, steps = train_one_epoch(spec, theta, X, threads, loss=loss, lr=lr)
     assert steps == len(X)
     assert mean_loss == pytest.approx(expected_loss, rel=1e-4)
+    np.testing.assert_allclose(theta, expected, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_epochs_of_a_few_rows(rows):
+    """The first step has no pending update and the last leaves one to apply after the loop."""
+    spec, theta = make_layer(517, 509, True)
+    X = unit_data(rows, 517, seed=7)
+    expected, _ = replay(theta, X, 517, 509, "sigmoid", "sigmoid", "cross-entropy", lr=0.01)
+    train_one_epoch(spec, theta, X, 2, lr=0.01)
     np.testing.assert_allclose(theta, expected, rtol=1e-4, atol=2e-5)
 
 

@@ -13,6 +13,7 @@ struct L16 {
     std::memcpy(&v, p, sizeof v);
     return v;
   }
+  static type broadcast(float x) { return type{} + x; }
   static void store(float* p, type v) { std::memcpy(p, &v, sizeof v); }
   /// The lanes' sum, in a fixed order.
   static float sum(type v) {

@@ -6,8 +6,23 @@
 
 namespace sdae {
 
+/// Overwrites the decoder pre-activation a with dLoss/da, scaled by inv_b (the batch mean).
+template <class A, class X>
+void output_gradient(A&& a, const X& x, Loss loss, Activation decoder, float inv_b) {
+  if (loss == Loss::cross_entropy) {
+    a = (a.logistic() - x) * inv_b;
+    return;
+  }
+  if (decoder == Activation::sigmoid) {
+    a = a.logistic();
+    a = (2.0f * inv_b) * (a - x) * a * (1.0f - a);
+  } else {
+    a = (2.0f * inv_b) * (a - x);
+  }
+}
+
 /// The summed loss of one row segment from the decoder pre-activation a; with `delta`, a is
-/// overwritten by dLoss/da scaled by inv_b (the batch mean).
+/// then overwritten by its gradient (see output_gradient).
 template <class A, class X>
 double segment_loss(A&& a, const X& x, Loss loss, Activation decoder, bool delta, float inv_b) {
   double total = 0.0;
@@ -23,17 +38,12 @@ double segment_loss(A&& a, const X& x, Loss loss, Activation decoder, bool delta
       per_element = as.max(0.0f) + ((-as.abs()).exp() + 1.0f).log() - x.segment(j, n) * as;
       total += per_element.template cast<double>().sum();
     }
-    if (delta) a = (a.logistic() - x) * inv_b;
-    return total;
+  } else if (decoder == Activation::sigmoid) {
+    total = (a.logistic() - x).square().template cast<double>().sum();
+  } else {
+    total = (a - x).square().template cast<double>().sum();
   }
-  if (decoder == Activation::sigmoid) a = a.logistic();
-  total = (a - x).square().template cast<double>().sum();
-  if (delta) {
-    if (decoder == Activation::sigmoid)
-      a = (2.0f * inv_b) * (a - x) * a * (1.0f - a);
-    else
-      a = (2.0f * inv_b) * (a - x);
-  }
+  if (delta) output_gradient(a, x, loss, decoder, inv_b);
   return total;
 }
 

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -19,34 +23,54 @@
 namespace sdae {
 namespace {
 
-/// Rows of W handled together: they share each load of the hidden-sized vectors, and eight rows
-/// of a 1000-unit layer (32 KB) stay in L1 from the decode sums to the backprop that reuses them.
-constexpr int kRows = 8;
+/// Rows of W handled together: they share each load of the hidden-sized vectors, and four rows
+/// of a 1000-unit layer (16 KB), with the next four fetched meanwhile, stay in L1 from the
+/// decode sums to the update that reuses them.
+constexpr int kRows = 4;
 
 /// Layers with fewer weights than this train on one thread: a step then takes a few
-/// microseconds, and the two barriers a team pays per step eat most of the gain (measured on
-/// 2 cores: 256x256 runs 1.38x faster on two threads, 256x512 1.46x, 784x500 1.95x).
+/// microseconds, and the barrier a team pays per step eats most of the gain (measured on
+/// 2 cores, quiet: 128x256 runs 1.18x faster on two threads, 256x256 1.47x, 256x512 1.51x,
+/// 784x500 1.84x; on a busy machine a barrier can cost more than such a step).
 constexpr long kSplitWeights = 1L << 17;
 
 /// N floats as an Eigen array (used through Maps), for the loss: Eigen vectorises its exp and log.
 template <int N>
 using Lane = Eigen::Array<float, N, 1>;
+using ArrayF = Eigen::Array<float, Eigen::Dynamic, 1>;
 
-/// Float rows of a length padded to a whole number of cache lines, 64-byte aligned, zeroed.
-/// The loops below then take whole, aligned 16-float chunks: a load that straddles two cache
-/// lines costs two, and a row of 1000 floats would straddle on every other row.
+/// Float rows padded to whole cache lines, 64-byte aligned, zeroed: the loops below then take
+/// whole, aligned 16-float chunks (a load that straddles two cache lines costs two).
 class PaddedRows {
  public:
-  PaddedRows(Index rows, Index cols) : ld_((cols + 15) / 16 * 16), data_(rows * ld_ + 16, 0.0f) {
-    offset_ = (64 - reinterpret_cast<std::uintptr_t>(data_.data()) % 64) % 64 / sizeof(float);
+  PaddedRows(Index rows, Index cols) : PaddedRows(rows, cols, (cols + 15) / 16 * 16, 0) {}
+
+  /// Rows for the hidden-sized vectors a step loads and stores together: each row starts on a
+  /// 4 KB page of its own, `phase` bytes in. The core compares a load with the stores before it
+  /// by the low 12 bits of the address, and a load of h[c + 16] four KB from a store to q[c]
+  /// waits for it ("4K aliasing"); vectors of each kind at their own phase never meet that
+  /// way. (At 1000 hidden units, where they had happened to line up, a step was 25% slower.)
+  static PaddedRows paged(Index rows, Index cols, Index phase) {
+    return PaddedRows(rows, cols, (cols * Index(sizeof(float)) + 4095) / 4096 * 1024, phase);
   }
+
   Index ld() const { return ld_; }
-  float* row(Index i) { return data_.data() + offset_ + i * ld_; }
+  float* row(Index i) { return data_.get() + offset_ + i * stride_; }
 
  private:
-  Index ld_;
-  std::vector<float> data_;
-  std::size_t offset_;
+  PaddedRows(Index rows, Index cols, Index stride, Index phase)
+      : ld_((cols + 15) / 16 * 16), stride_(stride), offset_(phase / Index(sizeof(float))) {
+    const std::size_t bytes = static_cast<std::size_t>(rows * stride + offset_) * sizeof(float);
+    data_.reset(static_cast<float*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096)));
+    if (!data_) throw std::bad_alloc();
+    std::memset(data_.get(), 0, bytes);
+  }
+
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  Index ld_, stride_, offset_;
+  std::unique_ptr<float[], Free> data_;
 };
 
 /// f(rows, j) over the rows [j0, j1) in blocks of kRows, then one by one.
@@ -87,24 +111,37 @@ void accumulate_rows(const float* Wr, Index n, const float* coef, float* q) {
   }
 }
 
-/// W_r += alpha[r] dh + beta[r] h, then p += next[r] W_r with the updated row: the SGD update of
-/// this sample fused with the encoding of the next.
-/// @param alpha, beta, next (R)  @param dh, h, p (n)
+/// With w_r = W_r + alpha[r] dh (the previous step's pending update applied): q += sum_r
+/// delta[r] w_r (the backprop), then W_r = w_r + beta[r] h (this step's decoder update), then
+/// p += sum_r next[r] W_r (the next sample's encoding, without this step's encoder update).
+/// `ahead` points at the rows the caller takes next, fetched into L1 meanwhile.
+/// @param alpha, delta, beta, next (R)  @param dh, h, q, p (n)
 template <int R>
-void update_rows(float* Wr, Index n, const float* alpha, const float* beta, const float* dh, const float* h,
-                 const float* next, float* p) {
+void backprop_update_rows(float* Wr, Index n, const float* alpha, const float* dh, const float* delta,
+                          const float* beta, const float* h, const float* next, float* q, float* p,
+                          const float* ahead) {
+  // The coefficients in registers: as memory operands they would compete with W for the loads.
+  L16::type al[R], de[R], be[R], ne[R];
+  for (int r = 0; r < R; ++r) {
+    al[r] = L16::broadcast(alpha[r]);
+    de[r] = L16::broadcast(delta[r]);
+    be[r] = L16::broadcast(beta[r]);
+    ne[r] = L16::broadcast(next[r]);
+  }
   for (Index c = 0; c < n; c += 16) {
+    for (int r = 0; r < R; ++r) __builtin_prefetch(ahead + r * n + c);
     const L16::type dv = L16::load(dh + c), hv = L16::load(h + c);
-    L16::type even = L16::load(p + c), odd = {};
+    // Two chains per sum, not one of R: a chain's latency would bound the loop.
+    L16::type q_even = L16::load(q + c), q_odd = {}, p_even = L16::load(p + c), p_odd = {};
     for (int r = 0; r < R; ++r) {
-      const L16::type w = L16::load(Wr + r * n + c) + alpha[r] * dv + beta[r] * hv;
+      L16::type w = L16::load(Wr + r * n + c) + al[r] * dv;
+      (r % 2 == 0 ? q_even : q_odd) += de[r] * w;
+      w += be[r] * hv;
       L16::store(Wr + r * n + c, w);
-      if (r % 2 == 0)
-        even += next[r] * w;
-      else
-        odd += next[r] * w;
+      (r % 2 == 0 ? p_even : p_odd) += ne[r] * w;
     }
-    L16::store(p + c, even + odd);
+    L16::store(q + c, q_even + q_odd);
+    L16::store(p + c, p_even + p_odd);
   }
 }
 
@@ -127,7 +164,6 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
   const Index N = X.rows(), n_in = spec.n_in, n_h = spec.n_hidden;
   if (N == 0) throw std::invalid_argument("X: no rows");
   const float lr = train.optimizer.lr;
-  float* bias = theta + spec.offset_b();
   float* cbias = theta + spec.offset_c();
   const std::vector<Index> perm = shuffled_rows(N, train.seed, epoch);
   auto sample = [&](Index k) { return X.row(perm[k]).data(); };
@@ -138,109 +174,141 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
   const Index ld = W.ld();
   for (Index j = 0; j < n_in; ++j) std::copy_n(theta + j * n_h, n_h, W.row(j));
 
-  // Slice s owns the input features (rows of W) [rows[s], rows[s+1]) and writes its partial
-  // encoder sums P.row(s) and backprop sums Q.row(s); every thread adds up all slices itself, in
-  // slice order, into its own H.row(t) and DH.row(t), so results do not depend on the team size.
+  // Slice s owns the input features (rows of W) [rows[s], rows[s+1]). Step k writes the slice's
+  // partial sums into buffer k % 2 of each kind: the backprop sums Q, the next sample's encoder
+  // sums P and the overlap x~_(k+1) . x~_k (in D); after the step's barrier every thread adds up
+  // all slices itself, in slice order, into its own copies of h, dh and b, so results do not
+  // depend on the team size. Two buffers, because a thread may start writing step k+1's sums
+  // while another still reads step k's.
   const int T = online_threads(spec, train.num_threads);
   const std::vector<Index> rows = slice_bounds(n_in, T, kRows);  // on whole blocks of rows
-  PaddedRows P(T, n_h), Q(T, n_h), H(T, n_h), DH(T, n_h);
-  VectorF xt_a(n_in), xt_b(n_in), delta(n_in);
-  std::vector<double> loss(T * 16, 0.0);  // slice s at loss[16 s]: never on one cache line with another
+  PaddedRows P = PaddedRows::paged(2 * T, n_h, 0), Q = PaddedRows::paged(2 * T, n_h, 1024),
+             H = PaddedRows::paged(T, n_h, 2048), DH = PaddedRows::paged(T, n_h, 3072), B(T, n_h);
+  std::vector<float> D(2 * T * 16, 0.0f);  // slice s of buffer i at D[16 (i T + s)]: a cache line each
+  // Corrupted samples k-1, k and k+1; "previous" starts at zero: step 0 has no pending update.
+  VectorF xt_a = VectorF::Zero(n_in), xt_b(n_in), xt_c(n_in), delta(n_in), pre(n_in);
+  std::vector<double> loss(T * 16, 0.0);  // slice s at loss[16 s]
+  bool stop[2] = {false, false};
 
   StopPoller poller(train.should_stop);
   poller.check();
   ParallelErrors errors;
-  bool stop = false;
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     auto each_slice = [&](auto&& work) {
       errors.run([&] { for (int s = t; s < T; s += nt) work(s, rows[s], rows[s + 1]); });
     };
-    // Sums over slices, in slice order: out = sum_s M.row(s). (ld)
-    auto sum_slices = [&](PaddedRows& M, float* out) {
+    // out = sum_s M.row(first + s), in slice order. (ld)
+    auto sum_slices = [&](PaddedRows& M, int first, float* out) {
       Eigen::Map<VectorF> v(out, ld);
-      v = Eigen::Map<const VectorF>(M.row(0), ld);
-      for (int s = 1; s < T; ++s) v += Eigen::Map<const VectorF>(M.row(s), ld);
+      v = Eigen::Map<const VectorF>(M.row(first), ld);
+      for (int s = 1; s < T; ++s) v += Eigen::Map<const VectorF>(M.row(first + s), ld);
     };
-    float* xt = xt_a.data();  // this sample, corrupted
-    float* xt_next = xt_b.data();
+    float* xt_prev = xt_a.data();
+    float* xt = xt_b.data();
+    float* xt_next = xt_c.data();
     float* h = H.row(t);  // zero beyond n_h, as every padded vector
     float* dh = DH.row(t);
+    float* b = B.row(t);
+    std::copy_n(theta + spec.offset_b(), n_h, b);
+    float dh_dot_h = 0.0f;  // dh . h, of the pending dh and this step's h
 
     each_slice([&](int s, Index j0, Index j1) {
       corrupt_segment(sample(0), xt, j0, j1, train.noise, key(0));
-      std::fill_n(P.row(s), ld, 0.0f);
+      std::fill_n(P.row(T + s), ld, 0.0f);
       for_row_blocks(j0, j1, [&](auto R, Index j) {
-        accumulate_rows<decltype(R)::value>(W.row(j), ld, xt + j, P.row(s));
+        accumulate_rows<decltype(R)::value>(W.row(j), ld, xt + j, P.row(T + s));
       });
     });
 #pragma omp barrier
-    for (Index k = 0; k < N; ++k) {
-      // h = s(x~ W + b), from every slice's share.
-      sum_slices(P, h);
-      bias_activate(h, bias, n_h, spec.encoder);
+    sum_slices(P, T, h);
+    bias_activate(h, b, n_h, spec.encoder);
 
-      // Decode this slice's features, their loss and dLoss/dz, the update of c, and their share
-      // of the backprop to the hidden units; eight rows of W at a time, read once for both.
+    // Step k, as plain SGD: h = s(x~ W + b), then W -= lr (x~' dh + delta' h), with dh the
+    // gradient at the encoder's pre-activation and delta at the decoder's. The second term
+    // needs only this row's delta, known within the pass; the first needs the whole dh, known
+    // only after the barrier, so it stays pending and is applied as the next pass reads each
+    // row. The next sample's encoding, summed in this pass before that term is in W, gets it
+    // in closed form afterwards: x~_(k+1) (x~_k' dh) = (x~_(k+1) . x~_k) dh. One pass over W
+    // per step, not two.
+    Index k = 0;
+    for (; k < N; ++k) {
+      const int buf = k % 2;
+      const bool last = k + 1 == N;
       const float* x = sample(k);
       each_slice([&](int s, Index j0, Index j1) {
-        // The next sample's row is somewhere in X, likely not in cache: ask for it now, so that
-        // corrupting it in the next pass does not wait on memory.
-        if (k + 1 < N)
-          for (Index j = j0; j < j1; j += 16) __builtin_prefetch(sample(k + 1) + j);
-        float* q = Q.row(s);
+        float* q = Q.row(buf * T + s);
+        float* p = P.row(buf * T + s);
         std::fill_n(q, ld, 0.0f);
-        double slice_loss = 0.0;
-        for_row_blocks(j0, j1, [&](auto R, Index j) {
-          constexpr int kR = decltype(R)::value;
-          dot_rows<kR>(W.row(j), ld, h, delta.data() + j);
-          Eigen::Map<Lane<kR>> a(delta.data() + j);
-          Eigen::Map<Lane<kR>> c(cbias + j);
-          a += c;
-          slice_loss += segment_loss(a, Eigen::Map<const Lane<kR>>(x + j), train.loss, spec.decoder, true, 1.0f);
-          c -= lr * a;
-          accumulate_rows<kR>(W.row(j), ld, delta.data() + j, q);
-        });
-        loss[16 * s] += slice_loss;
-      });
-#pragma omp barrier
-      // dLoss/d(encoder pre-activation); one thread updates b, which nobody reads until the
-      // next barrier.
-      sum_slices(Q, dh);
-      Eigen::Map<VectorF> dhv(dh, n_h);
-      multiply_derivative(dhv.array(), Eigen::Map<const VectorF>(h, n_h).array(), spec.encoder);
-      if (t == 0) Eigen::Map<VectorF>(bias, n_h) -= lr * dhv;
-
-      // Update this slice's rows of W and, with each updated row, encode the next sample.
-      const bool last = k + 1 == N;
-      each_slice([&](int s, Index j0, Index j1) {
-        if (last)
-          std::fill(xt_next + j0, xt_next + j1, 0.0f);
-        else
-          corrupt_segment(sample(k + 1), xt_next, j0, j1, train.noise, key(k + 1));
-        float* p = P.row(s);
         std::fill_n(p, ld, 0.0f);
+        if (last) {
+          std::fill(xt_next + j0, xt_next + j1, 0.0f);
+        } else {
+          corrupt_segment(sample(k + 1), xt_next, j0, j1, train.noise, key(k + 1));
+          // The row after next is somewhere in X, likely not in cache: ask for it now, so
+          // that corrupting it in the next pass does not wait on memory.
+          if (k + 2 < N)
+            for (Index j = j0; j < j1; j += 16) __builtin_prefetch(sample(k + 2) + j);
+        }
+        float overlap = 0.0f;
+        for (Index j = j0; j < j1; ++j) overlap += xt_next[j] * xt[j];
+        D[16 * (buf * T + s)] = overlap;
+
         for_row_blocks(j0, j1, [&](auto R, Index j) {
           constexpr int kR = decltype(R)::value;
           float alpha[kR], beta[kR];
-          for (int r = 0; r < kR; ++r) {
-            alpha[r] = -lr * xt[j + r];
-            beta[r] = -lr * delta[j + r];
-          }
-          update_rows<kR>(W.row(j), ld, alpha, beta, dh, h, xt_next + j, p);
+          for (int r = 0; r < kR; ++r) alpha[r] = -lr * xt_prev[j + r];
+          // The decode with the pending update in closed form: (W_r + alpha_r dh) . h.
+          dot_rows<kR>(W.row(j), ld, h, delta.data() + j);
+          Eigen::Map<Lane<kR>> a(delta.data() + j);
+          Eigen::Map<Lane<kR>> c(cbias + j);
+          a += c + dh_dot_h * Eigen::Map<const Lane<kR>>(alpha);
+          Eigen::Map<Lane<kR>>(pre.data() + j) = a;  // for the loss, summed after the pass
+          // dLoss/da on one whole vector: Eigen takes a short segment's exp one lane at a time.
+          Lane<16> a16 = Lane<16>::Zero(), x16 = Lane<16>::Zero();
+          a16.head<kR>() = a;
+          x16.head<kR>() = Eigen::Map<const Lane<kR>>(x + j);
+          output_gradient(a16, x16, train.loss, spec.decoder, 1.0f);
+          a = a16.head<kR>();
+          c -= lr * a;
+          for (int r = 0; r < kR; ++r) beta[r] = -lr * a[r];
+          const float* ahead = W.row(j + kR < j1 ? j + kR : j);
+          backprop_update_rows<kR>(W.row(j), ld, alpha, dh, delta.data() + j, beta, h, xt_next + j, q, p, ahead);
         });
+        const Index n = j1 - j0;
+        loss[16 * s] += segment_loss(Eigen::Map<ArrayF>(pre.data() + j0, n), Eigen::Map<const ArrayF>(x + j0, n),
+                                     train.loss, spec.decoder, false, 1.0f);
       });
-      std::swap(xt, xt_next);
-      // Thread 0 alone writes `stop`, between the barriers, so every thread reads the same.
-      // A failure elsewhere in this pass shows at the next step's check (or after the loop).
+      // Thread 0 alone writes stop[buf] before the barrier; every thread reads it after. A
+      // failure elsewhere in this pass shows at the next step (or after the loop).
       if (t == 0) {
         if (!last) errors.run([&] { poller.check(); });
-        stop = errors.failed();
+        stop[buf] = errors.failed();
       }
 #pragma omp barrier
-      if (stop) break;
+      // dh: dLoss/d(encoder pre-activation), from every slice's share; then b, then the next
+      // sample's h, with the closed-form part of the pending update.
+      sum_slices(Q, buf * T, dh);
+      Eigen::Map<VectorF> dhv(dh, n_h);
+      multiply_derivative(dhv.array(), Eigen::Map<const VectorF>(h, n_h).array(), spec.encoder);
+      Eigen::Map<VectorF>(b, n_h) -= lr * dhv;
+      float overlap = 0.0f;
+      for (int s = 0; s < T; ++s) overlap += D[16 * (buf * T + s)];
+      sum_slices(P, buf * T, h);
+      Eigen::Map<VectorF>(h, n_h) -= (lr * overlap) * dhv;
+      bias_activate(h, b, n_h, spec.encoder);
+      dh_dot_h = dhv.dot(Eigen::Map<const VectorF>(h, n_h));
+      std::swap(xt_prev, xt);
+      std::swap(xt, xt_next);
+      if (stop[buf]) break;
     }
+    // The last step's pending update.
+    each_slice([&](int, Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j)
+        Eigen::Map<VectorF>(W.row(j), n_h) -= (lr * xt_prev[j]) * Eigen::Map<const VectorF>(dh, n_h);
+    });
+    if (t == 0) std::copy_n(b, n_h, theta + spec.offset_b());
   }
   for (Index j = 0; j < n_in; ++j) std::copy_n(W.row(j), n_h, theta + j * n_h);
   errors.rethrow();

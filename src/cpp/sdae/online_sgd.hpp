@@ -3,9 +3,10 @@
 // At batch 1 every multiply-add reads a weight, so a step costs what moving W through the
 // cache costs, and the general step moves it four times (encode, decode, backprop, update).
 // Here each thread owns a block of rows of W (input features) for the whole epoch, small enough
-// to stay in its own L2, and a step is two passes over that block: decode fused with backprop to
-// the hidden layer, then the update fused with encoding the next sample. The threads exchange
-// only two hidden-sized vectors per step.
+// to stay in its own L2, and a step is one pass over that block: decode, backprop to the hidden
+// layer, update and the next sample's encoding, with the part of the update that needs the
+// whole backprop applied in the next pass. The threads exchange two hidden-sized vectors and
+// meet at one barrier per step.
 #pragma once
 #include <cstdint>
 
