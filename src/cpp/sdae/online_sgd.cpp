@@ -114,14 +114,15 @@ void accumulate_rows(const float* Wr, Index n, const float* coef, float* q) {
 /// With w_r = W_r + alpha[r] dh (the previous step's pending update applied): q += sum_r
 /// delta[r] w_r (the backprop), then W_r = w_r + beta[r] h (this step's decoder update), then
 /// p += sum_r next[r] W_r (the next sample's encoding, without this step's encoder update).
-/// `ahead` points at the rows the caller takes next, fetched into L1 meanwhile.
-/// @param alpha, delta, beta, next (R)  @param dh, h, q, p (n)
-template <int R>
+/// Meanwhile the RN rows the caller takes next, from `ahead`, are read for their decode:
+/// ahead_dot[r] = W_ahead_r . h (they would be read into L1 now anyway).
+/// @param alpha, delta, beta, next (R)  @param dh, h, q, p (n)  @param ahead_dot (RN)
+template <int R, int RN>
 void backprop_update_rows(float* Wr, Index n, const float* alpha, const float* dh, const float* delta,
                           const float* beta, const float* h, const float* next, float* q, float* p,
-                          const float* ahead) {
+                          const float* ahead, float* ahead_dot) {
   // The coefficients in registers: as memory operands they would compete with W for the loads.
-  L16::type al[R], de[R], be[R], ne[R];
+  L16::type al[R], de[R], be[R], ne[R], acc[RN > 0 ? RN : 1] = {};
   for (int r = 0; r < R; ++r) {
     al[r] = L16::broadcast(alpha[r]);
     de[r] = L16::broadcast(delta[r]);
@@ -129,8 +130,8 @@ void backprop_update_rows(float* Wr, Index n, const float* alpha, const float* d
     ne[r] = L16::broadcast(next[r]);
   }
   for (Index c = 0; c < n; c += 16) {
-    for (int r = 0; r < R; ++r) __builtin_prefetch(ahead + r * n + c);
     const L16::type dv = L16::load(dh + c), hv = L16::load(h + c);
+    for (int r = 0; r < RN; ++r) acc[r] += L16::load(ahead + r * n + c) * hv;
     // Two chains per sum, not one of R: a chain's latency would bound the loop.
     L16::type q_even = L16::load(q + c), q_odd = {}, p_even = L16::load(p + c), p_odd = {};
     for (int r = 0; r < R; ++r) {
@@ -143,6 +144,7 @@ void backprop_update_rows(float* Wr, Index n, const float* alpha, const float* d
     L16::store(q + c, q_even + q_odd);
     L16::store(p + c, p_even + p_odd);
   }
+  for (int r = 0; r < RN; ++r) ahead_dot[r] = L16::sum(acc[r]);
 }
 
 /// Threads for a layer: each gets at least kSplitWeights / 2 weights and 64 rows of W.
@@ -255,26 +257,30 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
         for (Index j = j0; j < j1; ++j) overlap += xt_next[j] * xt[j];
         D[16 * (buf * T + s)] = overlap;
 
+        Index decoded = -1;  // the block whose decode sums the last sweep took
         for_row_blocks(j0, j1, [&](auto R, Index j) {
           constexpr int kR = decltype(R)::value;
           float alpha[kR], beta[kR];
           for (int r = 0; r < kR; ++r) alpha[r] = -lr * xt_prev[j + r];
-          // The decode with the pending update in closed form: (W_r + alpha_r dh) . h.
-          dot_rows<kR>(W.row(j), ld, h, delta.data() + j);
+          // The decode, W_r . h, unless the previous block's sweep took it; the pending
+          // update's part of it in closed form: (W_r + alpha_r dh) . h.
+          if (j != decoded) dot_rows<kR>(W.row(j), ld, h, delta.data() + j);
           Eigen::Map<Lane<kR>> a(delta.data() + j);
           Eigen::Map<Lane<kR>> c(cbias + j);
           a += c + dh_dot_h * Eigen::Map<const Lane<kR>>(alpha);
           Eigen::Map<Lane<kR>>(pre.data() + j) = a;  // for the loss, summed after the pass
-          // dLoss/da on one whole vector: Eigen takes a short segment's exp one lane at a time.
-          Lane<16> a16 = Lane<16>::Zero(), x16 = Lane<16>::Zero();
-          a16.head<kR>() = a;
-          x16.head<kR>() = Eigen::Map<const Lane<kR>>(x + j);
-          output_gradient(a16, x16, train.loss, spec.decoder, 1.0f);
-          a = a16.head<kR>();
+          output_gradient(a, Eigen::Map<const Lane<kR>>(x + j), train.loss, spec.decoder, 1.0f);
           c -= lr * a;
           for (int r = 0; r < kR; ++r) beta[r] = -lr * a[r];
-          const float* ahead = W.row(j + kR < j1 ? j + kR : j);
-          backprop_update_rows<kR>(W.row(j), ld, alpha, dh, delta.data() + j, beta, h, xt_next + j, q, p, ahead);
+          const Index ahead = j + kR;
+          if (kR == kRows && ahead + kRows <= j1) {
+            backprop_update_rows<kR, kRows>(W.row(j), ld, alpha, dh, delta.data() + j, beta, h, xt_next + j, q, p,
+                                            W.row(ahead), delta.data() + ahead);
+            decoded = ahead;
+          } else {
+            backprop_update_rows<kR, 0>(W.row(j), ld, alpha, dh, delta.data() + j, beta, h, xt_next + j, q, p,
+                                        nullptr, nullptr);
+          }
         });
         const Index n = j1 - j0;
         loss[16 * s] += segment_loss(Eigen::Map<ArrayF>(pre.data() + j0, n), Eigen::Map<const ArrayF>(x + j0, n),
