@@ -53,6 +53,22 @@ def test_forward_loss_and_gradient_match_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_forward_over_many_panels_and_threads(case):
+    """stack_forward takes 512-row panels, split between threads: 1,100 rows make two whole
+    panels and a short one, and every thread count gives the same bits."""
+    spec, theta, dims, acts, loss = build(case)
+    X, _ = batch(case, rows=1100, seed=4)
+    outs = []
+    for threads in (1, 2, 3):
+        out = np.full((len(X), spec.n_out), np.nan, np.float32)
+        _core.stack_forward(spec, theta, X, out, threads)
+        outs.append(out)
+    np.testing.assert_allclose(outs[0], ref.stack_forward(theta, dims, acts, loss, X)[-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[2], outs[0])
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_reference_gradient_matches_finite_differences(case):
     _, theta, dims, acts, loss = build(case, seed=2)
     theta = theta.astype(np.float64)
