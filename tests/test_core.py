@@ -100,7 +100,7 @@ def test_core_gradient_matches_its_own_finite_difference(encoder, decoder, loss,
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_train_steps_match_reference(optimizer, noise, tied, rows):
     """Three updates in a row, so momentum and adam state carry over between them. Batches of
-    up to 4 rows take the core's streaming loops, larger ones Eigen's products."""
+    up to 4 rows take the core's streaming loops, larger ones its register tiles."""
     check_steps_against_reference(11, 5, rows, optimizer, noise, tied, threads=1)
 
 
@@ -110,6 +110,23 @@ def test_train_steps_match_reference(optimizer, noise, tied, rows):
 def test_steps_split_over_two_threads_match_reference(optimizer, tied, rows):
     """Layers this large split their hidden units between two threads."""
     check_steps_against_reference(300, 256, rows, optimizer, "masking", tied, threads=2)
+
+
+@pytest.mark.parametrize("rows", [5, 9, 16, 17, 32])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_short_batches_match_reference(optimizer, tied, rows):
+    """Batches of 5 to 32 rows take the register tiles of short_batch.cpp: 53 hidden units and
+    75 inputs leave a short last piece of every row and odd tiles of rows; plain SGD updates the
+    weights in their own kernel, adam through the gradient."""
+    check_steps_against_reference(75, 53, rows, optimizer, "masking", tied, threads=1)
+
+
+@pytest.mark.parametrize("rows", [17, 32])
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_short_batches_split_over_two_threads_match_reference(tied, rows):
+    """Hidden slices of 135 units (8 pieces of 16 and 7 more) on two threads."""
+    check_steps_against_reference(300, 270, rows, "sgd", "masking", tied, threads=2)
 
 
 def check_steps_against_reference(n_in, n_hidden, rows, optimizer, noise, tied, threads):

@@ -7,6 +7,7 @@
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/loss.hpp"
+#include "sdae/short_batch.hpp"
 #include "sdae/small_batch.hpp"
 #include "sdae/threads.hpp"
 
@@ -42,15 +43,25 @@ void apply_product(StepMode mode, float lr, MatrixRef target, MatrixRef grad_tar
     gemm(grad_target, A, ta, B, tb, 1.0f, 0.0f, 1);
 }
 
-/// out = A M, or A M^T: the streaming loops for a few rows, else gemm (one thread: we are
-/// inside the step's own split).
-void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool transpose, bool small) {
-  if (small && transpose)
-    small_times_transpose(out, A, M);
-  else if (small)
-    small_times(out, A, M);
+/// out = A M, or A M^T, for a batch of A.rows(): the streaming loops for a few rows, the
+/// register tiles for up to kShortBatch, else gemm (one thread: we are inside the step's split).
+void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool transpose) {
+  const Index b = A.rows();
+  if (b <= kSmallBatch)
+    transpose ? small_times_transpose(out, A, M) : small_times(out, A, M);
+  else if (b <= kShortBatch)
+    transpose ? short_times_transpose(out, A, M) : short_times(out, A, M);
   else
     gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1);
+}
+
+/// M += alpha A^T B in one pass over M, for a batch of up to kShortBatch rows (A.rows() is
+/// that batch, or two stacked).
+void rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B, Index b) {
+  if (b <= kSmallBatch)
+    small_rank_update(M, alpha, A, B);
+  else
+    short_rank_update(M, alpha, A, B);
 }
 
 }  // namespace
@@ -91,20 +102,18 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   auto H = ws.DH_.middleRows(b, b);
   const int T = ws.threads_;
 
-  const bool small = b <= kSmallBatch;
-
   // Slice s: hidden units [hidden_begin_[s], hidden_begin_[s+1]) and input features
   // [feature_begin_[s], feature_begin_[s+1]). Each phase below touches only its slice's blocks.
   auto encode_slice = [&](int s) {  // its hidden units, and its share of the decoder's pre-activation
     const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
     auto Hs = H.middleCols(j0, w);
-    times(Hs, Xt, W.middleCols(j0, w), false, small);
+    times(Hs, Xt, W.middleCols(j0, w), false);
     for (Index i = 0; i < b; ++i) bias_activate(Hs.row(i).data(), bias.data() + j0, w, spec.encoder);
     auto Zp = ws.Zpart_[s].topRows(b);
     if (spec.tied)
-      times(Zp, Hs, W.middleCols(j0, w), true, small);
+      times(Zp, Hs, W.middleCols(j0, w), true);
     else
-      times(Zp, Hs, Wd.middleRows(j0, w), false, small);
+      times(Zp, Hs, Wd.middleRows(j0, w), false);
   };
   auto loss_slice = [&](int s) {  // sum the shares in slice order (deterministic), add c, loss, delta
     const Index k0 = ws.feature_begin_[s], kw = ws.feature_begin_[s + 1] - k0;
@@ -123,17 +132,17 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     auto Hs = H.middleCols(j0, w);
     auto D1s = D1.middleCols(j0, w);
     if (spec.tied)
-      times(D1s, D2, W.middleCols(j0, w), false, small);
+      times(D1s, D2, W.middleCols(j0, w), false);
     else
-      times(D1s, D2, Wd.middleRows(j0, w), true, small);
+      times(D1s, D2, Wd.middleRows(j0, w), true);
     for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
     apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
-    if (small && mode == StepMode::sgd_update) {
+    if (b <= kShortBatch && mode == StepMode::sgd_update) {
       if (spec.tied) {
-        small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
+        rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w), b);
       } else {
-        small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
-        small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
+        rank_update(W.middleCols(j0, w), -lr, Xt, D1s, b);
+        rank_update(Wd.middleRows(j0, w), -lr, Hs, D2, b);
       }
     } else if (spec.tied) {
       // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]

@@ -1,0 +1,23 @@
+// Products for minibatches of 5 to 32 rows: register tiles that read the weight block where it
+// lies. Eigen's GEMM repacks the weights for every call, and with 16 rows the repacking took as
+// long as the arithmetic (half of a batch-16 step); here each weight is loaded once per product
+// (twice for more than 16 rows in short_times) and meets every row of the batch while in a
+// register. Sums run in a fixed order: the same inputs give the same bits.
+#pragma once
+#include "sdae/types.hpp"
+
+namespace sdae {
+
+/// Batches up to this many rows take the products below (from kSmallBatch + 1 rows).
+constexpr Index kShortBatch = 32;
+
+/// out = A M. @param out (b, m)  @param A (b, n)  @param M (n, m), any row stride
+void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M);
+
+/// out = V M^T. @param out (b, n)  @param V (b, m)  @param M (n, m), any row stride
+void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M);
+
+/// M += alpha A^T B, one pass over M. @param M (n, m)  @param A (k, n)  @param B (k, m)
+void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B);
+
+}  // namespace sdae
