@@ -32,30 +32,27 @@ def _gather(chunks_into, rows: int, width: int) -> np.ndarray:
 
 
 class _ChunkBuffers:
-    """The output array of each stage of a chunked pass, made once and reused for every chunk:
-    a fresh array per chunk costs a page fault and a page clear per 4 KB (a tenth of encode's time).
-    The last stage, which the caller gets, goes into `into` (the caller's array of all rows), or
-    a reused array if the caller said it consumes each chunk at once (`reuse`), or a fresh one."""
+    """Where a chunked pass writes each chunk's result: into `into` (the caller's array of all
+    rows), or one array reused for every chunk if the caller said it consumes each chunk at once
+    (`reuse`: a fresh array per chunk costs a page fault and a page clear per 4 KB, a tenth of
+    encode's time), or a fresh one."""
 
     def __init__(self, into: np.ndarray | None = None, reuse: bool = False) -> None:
-        self._arrays: dict[tuple, np.ndarray] = {}
+        self._reused: np.ndarray | None = None
         self.into = into
         self.reuse = reuse
         self.start = 0  # the first row of the current chunk
 
-    def last(self, rows: int, width: int) -> np.ndarray:
+    def out(self, rows: int, width: int) -> np.ndarray:
         if self.into is not None:
             view = self.into[self.start:self.start + rows]
             if view.ctypes.data % ALIGNMENT == 0:  # as every array the core writes
                 return view
-        if self.reuse:
-            return self.get(("last",), rows, width)
-        return aligned_zeros((rows, width))
-
-    def get(self, key: tuple, rows: int, width: int) -> np.ndarray:
-        array = self._arrays.get(key)
+        if not self.reuse:
+            return aligned_zeros((rows, width))
+        array = self._reused
         if array is None or array.shape[0] < rows or array.shape[1] != width:
-            array = self._arrays[key] = aligned_zeros((rows, width))
+            array = self._reused = aligned_zeros((rows, width))
         return array[:rows]  # the first rows of a C-contiguous array: contiguous, same address
 
 
@@ -100,15 +97,17 @@ class SDAE:
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
+        from .stack import encoder_stack
+
+        # One core call a chunk: it takes row panels through every layer while they are in cache.
+        spec, theta = encoder_stack(self, depth)
         buffers = _ChunkBuffers(into, reuse)
         for start, chunk in iter_chunks(X, chunk_rows):
             buffers.start = start
             H = self._scaled_chunk(chunk, start, source)
-            for k, lay in enumerate(self.layers[:depth]):
-                out = buffers.last(len(H), lay.n_hidden) if k == depth - 1 else \
-                    buffers.get(("up", k), len(H), lay.n_hidden)
-                H = lay.encode(H, threads, out=out)
-            yield H
+            out = buffers.out(len(H), spec.n_out)
+            _core.stack_forward(spec, theta, H, out, threads)
+            yield out
 
     def iter_denoise(self, X, threads: int = 0, source: str = "data", chunk_rows: int = CHUNK_ROWS,
                      into: np.ndarray | None = None, reuse: bool = False) -> Iterator[np.ndarray]:
@@ -117,17 +116,23 @@ class SDAE:
         self.check_input(X, source)
         unscaled = self.scaler.kind == "none"
         buffers = _ChunkBuffers(into if unscaled else None, reuse and unscaled)
+        reconstruct = self._reconstructor(threads, buffers)
         for start, chunk in iter_chunks(X, chunk_rows):
             buffers.start = start
-            yield self.scaler.inverse(self._reconstruct(self._scaled_chunk(chunk, start, source), threads, buffers))
+            yield self.scaler.inverse(reconstruct(self._scaled_chunk(chunk, start, source)))
 
-    def _reconstruct(self, H: np.ndarray, threads: int, buffers: _ChunkBuffers) -> np.ndarray:
-        for k, lay in enumerate(self.layers):
-            H = lay.encode(H, threads, out=buffers.get(("up", k), len(H), lay.n_hidden))
-        for k, lay in reversed(list(enumerate(self.layers))):
-            out = buffers.last(len(H), lay.n_in) if k == 0 else buffers.get(("down", k), len(H), lay.n_in)
-            H = lay.decode(H, threads, out=out)
-        return H
+    def _reconstructor(self, threads: int, buffers: _ChunkBuffers):
+        """A function from a scaled chunk to its reconstruction through the whole stack (into
+        buffers.out): the unrolled chain, one core call a chunk."""
+        from .stack import unrolled_stack
+
+        spec, theta = unrolled_stack(self)
+
+        def reconstruct(H: np.ndarray) -> np.ndarray:
+            out = buffers.out(len(H), spec.n_out)
+            _core.stack_forward(spec, theta, H, out, threads)
+            return out
+        return reconstruct
 
     def iter_predict_proba(self, X, threads: int = 0, source: str = "data",
                            chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
@@ -148,10 +153,10 @@ class SDAE:
         """Per-row reconstruction error (rows, 1): the mean squared difference between the scaled
         input and its reconstruction through the whole stack. High scores flag unusual rows."""
         self.check_input(X, source)
-        buffers = _ChunkBuffers(reuse=True)  # the reconstruction stays inside
+        reconstruct = self._reconstructor(threads, _ChunkBuffers(reuse=True))  # Z stays inside
         for start, chunk in iter_chunks(X, chunk_rows):
             scaled = self._scaled_chunk(chunk, start, source)
-            Z = self._reconstruct(scaled, threads, buffers)
+            Z = reconstruct(scaled)
             yield np.mean((Z - scaled) ** 2, axis=1, dtype=np.float64).astype(np.float32)[:, None]
 
     def predict_proba(self, X, threads: int = 0) -> np.ndarray:

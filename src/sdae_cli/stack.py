@@ -20,6 +20,15 @@ def classifier_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
     return spec, aligned_copy(np.concatenate([p.ravel() for p in parts]))
 
 
+def encoder_stack(model, depth: int) -> tuple["_core.StackSpec", np.ndarray]:
+    """The first `depth` encoders as one chain, for encoding a chunk in one core call."""
+    layers = model.layers[:depth]
+    dims = [(lay.n_in, lay.n_hidden, CORE_ACTIVATION[lay.activation]) for lay in layers]
+    parts = [p for lay in layers for p in (lay.params()["W"], lay.params()["b"])]
+    spec = _core.StackSpec(dims, _core.OutputLoss.squared_error)  # no softmax at the end
+    return spec, aligned_copy(np.concatenate([p.ravel() for p in parts]))
+
+
 def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
     """Encoders up, then each layer's decoder down (its own weights, or W^T when tied):
     the deep autoencoder, with the input layer's loss at the output."""
