@@ -36,7 +36,8 @@ def replay(theta, X, n_in, n_hidden, encoder, decoder, loss, noise="masking", le
 
 
 # (n_in, n_hidden, threads, lr): one thread; and a layer over 2^17 weights split between two, with
-# sizes that leave a short block of rows (517 = 2 * 256 + 4 + 1) and padded columns (509 = 31 * 16 + 13).
+# sizes that leave padded columns (509 = 31 * 16 + 13) and slices of 260 rows (65 blocks of 4)
+# and 257 (64 blocks and a row of its own).
 SHAPES = [(19, 11, 1, 0.05), (517, 509, 2, 0.002)]
 
 

@@ -290,6 +290,25 @@ def test_chunked_iter_encode_matches_one_shot_encode(model, small_data):
         np.testing.assert_allclose(np.concatenate(chunks), model.encode(small_data, layer=k), rtol=1e-6, atol=1e-6)
 
 
+def test_denoise_and_score_take_any_decoder_whatever_the_training_loss():
+    """Inference runs the unrolled chain with no loss in it: a linear decoder on a layer whose
+    loss says cross-entropy (possible from the API or a hand-made file) still denoises."""
+    from sdae_cli.layer import Layer
+    from sdae_cli.scaling import Scaler
+
+    rng = np.random.default_rng(0)
+    layer = Layer(6, 4, decoder="linear")
+    assert layer.loss == "cross-entropy"
+    layer.theta[:] = rng.normal(0, 0.5, layer.theta.size)
+    model = SDAE([layer], Scaler("none"))
+    X = rng.random((9, 6), dtype=np.float32)
+    p = layer.params()
+    H = 1 / (1 + np.exp(-(X.astype(np.float64) @ p["W"] + p["b"])))
+    Z = H @ p["W"].T + p["c"]
+    np.testing.assert_allclose(model.denoise(X), Z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.score(X), ((Z - X) ** 2).mean(axis=1), rtol=1e-4, atol=1e-6)
+
+
 def test_encode_refuses_wrong_column_count(model, small_data):
     with pytest.raises(DataError) as caught:
         model.encode(small_data[:, :7])

@@ -20,15 +20,20 @@ CASES = {
 }
 
 
+# Big enough that gemm splits the products between two threads (from 2^21 multiply-adds:
+# 32 x 300 x 272 is 2.6M), for the epoch replay only.
+BIG = {"unrolled-big": ([(300, 272), (272, 40), (40, 272), (272, 300)], ["sigmoid"] * 4, "cross-entropy")}
+
+
 def build(case, seed=0):
-    dims, acts, loss = CASES[case]
+    dims, acts, loss = {**CASES, **BIG}[case]
     spec = _core.StackSpec([(i, o, ACT[a]) for (i, o), a in zip(dims, acts)], OUT[loss])
     theta = np.random.default_rng(seed).normal(0, 0.5, spec.size).astype(np.float32)
     return spec, theta, dims, acts, loss
 
 
 def batch(case, rows=8, seed=1):
-    dims, _, loss = CASES[case]
+    dims, _, loss = {**CASES, **BIG}[case]
     rng = np.random.default_rng(seed)
     X = rng.random((rows, dims[0][0]), dtype=np.float32)
     if loss == "nll":
@@ -86,7 +91,8 @@ def test_reference_gradient_matches_finite_differences(case):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("case,B", [("unrolled-ce", 4), ("unrolled-wide", 12), ("unrolled-wide", 20)])
+@pytest.mark.parametrize("case,B", [("unrolled-ce", 4), ("unrolled-wide", 12), ("unrolled-wide", 20),
+                                    ("unrolled-big", 32)])
 def test_train_epoch_matches_reference_replay(threads, case, B):
     """Shuffle order, masking noise on the input, sgd updates, a short last batch."""
     spec, theta, dims, acts, loss = build(case)

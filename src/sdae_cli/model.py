@@ -126,7 +126,7 @@ class SDAE:
         buffers.out): the unrolled chain, one core call a chunk."""
         from .stack import unrolled_stack
 
-        spec, theta = unrolled_stack(self)
+        spec, theta = unrolled_stack(self, for_training=False)
 
         def reconstruct(H: np.ndarray) -> np.ndarray:
             out = buffers.out(len(H), spec.n_out)

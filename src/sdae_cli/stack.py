@@ -29,9 +29,10 @@ def encoder_stack(model, depth: int) -> tuple["_core.StackSpec", np.ndarray]:
     return spec, aligned_copy(np.concatenate([p.ravel() for p in parts]))
 
 
-def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
-    """Encoders up, then each layer's decoder down (its own weights, or W^T when tied):
-    the deep autoencoder, with the input layer's loss at the output."""
+def unrolled_stack(model, for_training: bool = True) -> tuple["_core.StackSpec", np.ndarray]:
+    """Encoders up, then each layer's decoder down (its own weights, or W^T when tied): the deep
+    autoencoder, with the input layer's loss at the output for training. For inference the loss
+    plays no part, and squared error accepts any output activation."""
     dims, parts = [], []
     for lay in model.layers:
         dims.append((lay.n_in, lay.n_hidden, CORE_ACTIVATION[lay.activation]))
@@ -40,7 +41,8 @@ def unrolled_stack(model) -> tuple["_core.StackSpec", np.ndarray]:
         p = lay.params()
         dims.append((lay.n_hidden, lay.n_in, CORE_ACTIVATION[lay.decoder]))
         parts += [p["W"].T if lay.tied else p["Wd"], p["c"]]
-    spec = _core.StackSpec(dims, _OUTPUT_LOSS[model.layers[0].loss])
+    loss = _OUTPUT_LOSS[model.layers[0].loss] if for_training else _core.OutputLoss.squared_error
+    spec = _core.StackSpec(dims, loss)
     return spec, aligned_copy(np.concatenate([np.ravel(p) for p in parts]))
 
 

@@ -97,9 +97,10 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 }
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
-/// side. @param B rows of stride ldb
+/// side. With keep_from > 0 (and V == 1), only lanes keep_from to 15 are written back.
+/// @param B rows of stride ldb
 template <int R, int V>
-void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, Index ldb) {
+void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, Index ldb, int keep_from) {
   L16::type acc[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
@@ -112,8 +113,16 @@ void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, 
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) acc[r][v] += at[s * R + r] * bv[v];
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) L16::store(M + r * ldm + 16 * v, acc[r][v]);
+  if (keep_from == 0) {
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) L16::store(M + r * ldm + 16 * v, acc[r][v]);
+    return;
+  }
+  for (int r = 0; r < R; ++r) {  // the lanes from keep_from on only (V == 1)
+    alignas(64) float lanes[16];
+    L16::store(lanes, acc[r][0]);
+    std::copy(lanes + keep_from, lanes + 16, M + r * ldm + keep_from);
+  }
 }
 
 }  // namespace
@@ -174,26 +183,21 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   const Index n4 = n / 4 * 4;
   for (Index s = 0; s < k; ++s)
     for (Index i = 0; i < n; ++i) at[i < n4 ? (i / 4 * 4) * k + 4 * s + i % 4 : i * k + s] = alpha * A(s, i);
-  auto all_rows = [&](auto V, Index c, const float* Bc, Index ldb) {
+  auto all_rows = [&](auto V, Index c, int keep_from = 0) {
     constexpr int kV = decltype(V)::value;
+    const float* Bc = B.data() + c;
     Index i = 0;
-    for (; i < n4; i += 4) update_tile<4, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb);
-    for (; i < n; ++i) update_tile<1, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb);
+    for (; i < n4; i += 4) update_tile<4, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb, keep_from);
+    for (; i < n; ++i) update_tile<1, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb, keep_from);
   };
   // Column blocks outside, rows inside: the block's k rows of B (8 KB at k = 32) stay in L1
   // while M streams by. (Wider blocks, fewer page changes down M, measured slower.)
   Index c = 0;
-  for (; c + 64 <= m16; c += 64) all_rows(Int<4>{}, c, B.data() + c, ldb);
-  for (; c < m16; c += 16) all_rows(Int<1>{}, c, B.data() + c, ldb);
-  if (m16 < m) {
-    // The last columns as the last 16, overlapping the previous piece: B's columns there
-    // padded with zeros in front, so the overlap gets += 0.
-    thread_local std::vector<float> tail;
-    tail.assign(static_cast<size_t>(k * 16), 0.0f);
-    for (Index s = 0; s < k; ++s)
-      std::copy_n(B.data() + s * ldb + m16, m - m16, tail.data() + s * 16 + 16 - (m - m16));
-    all_rows(Int<1>{}, m - 16, tail.data(), 16);
-  }
+  for (; c + 64 <= m16; c += 64) all_rows(Int<4>{}, c);
+  for (; c < m16; c += 16) all_rows(Int<1>{}, c);
+  // The last columns as the last 16, overlapping the previous piece, of which only the new
+  // lanes are written back.
+  if (m16 < m) all_rows(Int<1>{}, m - 16, static_cast<int>(16 - (m - m16)));
 }
 
 }  // namespace sdae

@@ -1,8 +1,9 @@
 // Products for minibatches of 5 to 32 rows: register tiles that read the weight block where it
 // lies. Eigen's GEMM repacks the weights for every call, and with 16 rows the repacking took as
 // long as the arithmetic (half of a batch-16 step); here each weight is loaded once per product
-// (twice for more than 16 rows in short_times) and meets every row of the batch while in a
-// register. Sums run in a fixed order: the same inputs give the same bits.
+// and meets every row of the batch while in a register (short_times holds 16 rows; it would pass
+// over M again for more, and gemm sends it no more). Sums run in a fixed order: the same inputs
+// give the same bits.
 #pragma once
 #include "sdae/types.hpp"
 

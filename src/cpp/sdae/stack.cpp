@@ -1,5 +1,7 @@
 #include "sdae/stack.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -190,29 +192,33 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
   const Index panels = (X.rows() + panel - 1) / panel;
   Index widest = 0;
   for (const DenseSpec& d : spec.layers) widest = std::max(widest, d.n_out);
+  if (panels == 0) return;
   ThreadScope scope(num_threads);
   const ThreadScope one(1);
   ParallelErrors errors;
 #pragma omp parallel num_threads(static_cast<int>(std::min<Index>(scope.threads(), panels)))
-  errors.run([&] {
-    RowMatrixF buffers[2] = {RowMatrixF(panel, widest), RowMatrixF(panel, widest)};
-#pragma omp for schedule(static)
-    for (Index k = 0; k < panels; ++k) {
-      const Index start = k * panel, b = std::min(panel, X.rows() - start);
-      for (size_t j = 0; j < L; ++j) {
-        const DenseSpec& d = spec.layers[j];
-        const ConstMatrixRef in = j == 0 ? ConstMatrixRef(X.middleRows(start, b))
-                                         : ConstMatrixRef(buffers[(j - 1) % 2].topLeftCorner(b, d.n_in));
-        MatrixRef a = j + 1 == L ? MatrixRef(out.middleRows(start, b)) : MatrixRef(buffers[j % 2].topLeftCorner(b, d.n_out));
-        gemm(a, in, false, ConstMatrixMap(theta.data() + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, 1);
-        const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
-        const float* bias = theta.data() + o.bias[j];
-        for (Index i = 0; i < b; ++i)
-          bias_activate(a.row(i).data(), bias, d.n_out, softmax ? Activation::linear : d.activation);
-        if (softmax) softmax_rows(a, one);
-      }
-    }
-  });
+  {
+    // Panel k goes to thread k mod team size: a smaller team than asked takes more each.
+    RowMatrixF buffers[2];
+    for (Index k = omp_get_thread_num(); k < panels && !errors.failed(); k += omp_get_num_threads())
+      errors.run([&] {
+        if (buffers[0].size() == 0) buffers[0].resize(panel, widest), buffers[1].resize(panel, widest);
+        const Index start = k * panel, b = std::min(panel, X.rows() - start);
+        for (size_t j = 0; j < L; ++j) {
+          const DenseSpec& d = spec.layers[j];
+          const ConstMatrixRef in = j == 0 ? ConstMatrixRef(X.middleRows(start, b))
+                                           : ConstMatrixRef(buffers[(j - 1) % 2].topLeftCorner(b, d.n_in));
+          MatrixRef a = j + 1 == L ? MatrixRef(out.middleRows(start, b))
+                                   : MatrixRef(buffers[j % 2].topLeftCorner(b, d.n_out));
+          gemm(a, in, false, ConstMatrixMap(theta.data() + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, 1);
+          const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
+          const float* bias = theta.data() + o.bias[j];
+          for (Index i = 0; i < b; ++i)
+            bias_activate(a.row(i).data(), bias, d.n_out, softmax ? Activation::linear : d.activation);
+          if (softmax) softmax_rows(a, one);
+        }
+      });
+  }
   errors.rethrow();
 }
 
