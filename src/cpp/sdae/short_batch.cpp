@@ -27,12 +27,11 @@ void for_tiles(Index n, F&& f) {
 /// vector. @param V (b, m)
 const float* transposed(const ConstMatrixRef& V, Index width) {
   thread_local std::vector<float> buffer;
-  const Index b = V.rows(), m = V.cols();
-  buffer.resize(static_cast<size_t>(m * width));
-  for (Index j = 0; j < m; ++j) {
-    float* row = buffer.data() + j * width;
-    for (Index s = 0; s < b; ++s) row[s] = V(s, j);
-    for (Index s = b; s < width; ++s) row[s] = 0.0f;
+  const Index b = V.rows(), m = V.cols(), ldv = V.outerStride();
+  buffer.assign(static_cast<size_t>(m * width), 0.0f);
+  for (Index s = 0; s < b; ++s) {
+    const float* v = V.data() + s * ldv;
+    for (Index j = 0; j < m; ++j) buffer[j * width + s] = v[j];
   }
   return buffer.data();
 }
@@ -181,8 +180,13 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   thread_local std::vector<float> at;
   at.resize(static_cast<size_t>(n * k));
   const Index n4 = n / 4 * 4;
-  for (Index s = 0; s < k; ++s)
-    for (Index i = 0; i < n; ++i) at[i < n4 ? (i / 4 * 4) * k + 4 * s + i % 4 : i * k + s] = alpha * A(s, i);
+  const float* a = A.data();
+  const Index lda = A.outerStride();
+  for (Index i0 = 0; i0 < n4; i0 += 4)
+    for (Index s = 0; s < k; ++s)
+      for (Index r = 0; r < 4; ++r) at[i0 * k + 4 * s + r] = alpha * a[s * lda + i0 + r];
+  for (Index i = n4; i < n; ++i)
+    for (Index s = 0; s < k; ++s) at[i * k + s] = alpha * a[s * lda + i];
   auto all_rows = [&](auto V, Index c, int keep_from = 0) {
     constexpr int kV = decltype(V)::value;
     const float* Bc = B.data() + c;
