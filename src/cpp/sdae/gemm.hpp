@@ -1,5 +1,7 @@
-// Matrix products on row-major views: a tuned BLAS (scipy-openblas32's sgemm) when the build
-// found one, Eigen's GEMM otherwise. Eigen reaches ~135 GFLOP/s a core here, OpenBLAS ~175.
+// Matrix products on row-major views: sdae's register tiles when the left side is a short
+// batch (short_batch.hpp), a tuned BLAS (scipy-openblas32's sgemm) for products with two long
+// sides when the build found one, Eigen's GEMM otherwise. Eigen reaches ~135 GFLOP/s a core
+// here, OpenBLAS ~175.
 #pragma once
 #include "sdae/types.hpp"
 
