@@ -108,15 +108,14 @@ class Layer:
             "noise_level": self.noise_level,
         }
 
-    def encode(self, X: np.ndarray, threads: int = 0, out: np.ndarray | None = None) -> np.ndarray:
-        """Codes of X (rows, n_in) float32 C-contiguous → (rows, n_hidden), into `out` if given
-        (64-byte aligned, as aligned_zeros makes)."""
-        H = aligned_zeros((X.shape[0], self.n_hidden)) if out is None else out
+    def encode(self, X: np.ndarray, threads: int = 0) -> np.ndarray:
+        """Codes of X (rows, n_in) float32 C-contiguous → (rows, n_hidden)."""
+        H = aligned_zeros((X.shape[0], self.n_hidden))
         _core.encode(self.spec, self.theta, X, H, threads)
         return H
 
-    def decode(self, H: np.ndarray, threads: int = 0, out: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruction of codes H (rows, n_hidden) → (rows, n_in), into `out` if given."""
-        Z = aligned_zeros((H.shape[0], self.n_in)) if out is None else out
+    def decode(self, H: np.ndarray, threads: int = 0) -> np.ndarray:
+        """Reconstruction of codes H (rows, n_hidden) → (rows, n_in)."""
+        Z = aligned_zeros((H.shape[0], self.n_in))
         _core.decode(self.spec, self.theta, H, Z, threads)
         return Z

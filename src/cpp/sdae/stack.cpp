@@ -53,22 +53,23 @@ void softmax_rows(MatrixRef Z, const ThreadScope& scope) {
   }
 }
 
+/// out = s(in W_j + b_j) for layer j of the chain; a softmax_nll output is left as softmax rows.
+void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, size_t j, const ConstMatrixRef& in,
+                   MatrixRef out, const ThreadScope& scope) {
+  const DenseSpec& d = spec.layers[j];
+  gemm(out, in, false, ConstMatrixMap(theta + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, scope.threads());
+  const bool softmax = j + 1 == spec.layers.size() && spec.loss == OutputLoss::softmax_nll;
+#pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
+  for (Index i = 0; i < out.rows(); ++i)
+    bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, softmax ? Activation::linear : d.activation);
+  if (softmax) softmax_rows(out, scope);
+}
+
 /// Runs the first b rows of ws.A[0] through the chain.
 void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, StackWorkspace& ws,
              const ThreadScope& scope) {
-  const size_t L = spec.layers.size();
-  for (size_t j = 0; j < L; ++j) {
-    const DenseSpec& d = spec.layers[j];
-    ConstMatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
-    ConstVectorMap bias(theta + o.bias[j], d.n_out);
-    auto out = ws.A[j + 1].topRows(b);
-    gemm(out, ws.A[j].topRows(b), false, M, false, 1.0f, 0.0f, scope.threads());
-    const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
-#pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
-    for (Index i = 0; i < b; ++i)
-      bias_activate(out.row(i).data(), bias.data(), d.n_out, softmax ? Activation::linear : d.activation);
-    if (softmax) softmax_rows(out, scope);
-  }
+  for (size_t j = 0; j < spec.layers.size(); ++j)
+    layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope);
 }
 
 /// Per-row losses of the output against ws.Y into ws.row_loss; with `delta`, ws.D = dLoss/dZ
@@ -208,14 +209,10 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
           const DenseSpec& d = spec.layers[j];
           const ConstMatrixRef in = j == 0 ? ConstMatrixRef(X.middleRows(start, b))
                                            : ConstMatrixRef(buffers[(j - 1) % 2].topLeftCorner(b, d.n_in));
-          MatrixRef a = j + 1 == L ? MatrixRef(out.middleRows(start, b))
-                                   : MatrixRef(buffers[j % 2].topLeftCorner(b, d.n_out));
-          gemm(a, in, false, ConstMatrixMap(theta.data() + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, 1);
-          const bool softmax = j + 1 == L && spec.loss == OutputLoss::softmax_nll;
-          const float* bias = theta.data() + o.bias[j];
-          for (Index i = 0; i < b; ++i)
-            bias_activate(a.row(i).data(), bias, d.n_out, softmax ? Activation::linear : d.activation);
-          if (softmax) softmax_rows(a, one);
+          layer_forward(spec, o, theta.data(), j, in,
+                        j + 1 == L ? MatrixRef(out.middleRows(start, b))
+                                   : MatrixRef(buffers[j % 2].topLeftCorner(b, d.n_out)),
+                        one);
         }
       });
   }
