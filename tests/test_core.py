@@ -130,7 +130,7 @@ def test_short_batches_match_reference(optimizer, tied, rows):
 @pytest.mark.parametrize("rows", [6, 16])
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_short_batches_over_wide_rows_match_reference(tied, rows):
-    """300 hidden units: short_times takes them in column panels of 256 and a short piece."""
+    """300 hidden units: six blocks of 48 columns and a piece of 12."""
     check_steps_against_reference(40, 300, rows, "sgd", "masking", tied, threads=1)
 
 
@@ -138,8 +138,17 @@ def test_short_batches_over_wide_rows_match_reference(tied, rows):
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_short_batches_split_over_two_threads_match_reference(tied, rows):
     """Two threads (from 2^21 multiply-adds a step: 17 x 300 x 600 is 3.1M), with hidden slices
-    of 304 units (two panels) and 296 (two panels and a piece of 8)."""
+    of 304 units (six blocks of 48 and a piece of 16) and 296 (six and a piece of 8)."""
     check_steps_against_reference(300, 600, rows, "sgd", "masking", tied, threads=2)
+
+
+@pytest.mark.parametrize("n_in, n_hidden", [(20, 16), (33, 40), (47, 90), (90, 47), (64, 32), (16, 64)])
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_short_batches_every_column_block_match_reference(tied, n_in, n_hidden):
+    """The tiles go along a row in blocks of 48 columns and end on one block of 16, 32 or 48
+    that overlaps the block before; rows narrower than 48 take blocks of 32 and 16 and a last
+    16 that overlaps. These widths (rows of W, and of Wd untied) take each of those ends."""
+    check_steps_against_reference(n_in, n_hidden, 16, "sgd", "masking", tied, threads=1)
 
 
 def check_steps_against_reference(n_in, n_hidden, rows, optimizer, noise, tied, threads):

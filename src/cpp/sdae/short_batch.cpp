@@ -36,32 +36,73 @@ const float* transposed(const ConstMatrixRef& V, Index width) {
   return buffer.data();
 }
 
-/// How far ahead (in rows of M) update_tile asks for M: it walks down a column block, a page
-/// further at each tile, where the hardware prefetchers do not follow.
-constexpr Index kAhead = 8;
+/// How many rows of M ahead the column walks ask for it: they go down a block of columns, a new
+/// page at every row, where the hardware prefetchers do not follow.
+constexpr Index kAhead = 16;
 
-/// out (R rows of 16 floats) += sum_k at[k R + r] M_k[c:c+16] over K rows of M.
-template <int R, int K>
-void stream_chunk(float* out, Index ldo, const float* at, const float* M, Index ldm, Index c) {
-  L16::type acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = L16::load(out + r * ldo);
-  for (int k = 0; k < K; ++k) {
-    const L16::type mv = L16::load(M + k * ldm + c);
-    for (int r = 0; r < R; ++r) acc[r] += at[k * R + r] * mv;
-  }
-  for (int r = 0; r < R; ++r) L16::store(out + r * ldo, acc[r]);
+/// Asks for the lines of the 16 V floats at p (V + 1 lines when p is not on a line), to read or
+/// (kWrite = 1) to write.
+template <int V, int kWrite>
+void prefetch_block(const float* p) {
+  for (int v = 0; v < V; ++v) __builtin_prefetch(p + 16 * v, kWrite);
+  __builtin_prefetch(p + 16 * V - 1, kWrite);
 }
 
-/// out[:, c0:c1] (R rows) += sum_k at[k R + r] M_k[c0:c1] over K rows of M: each 16-column
-/// tile of out stays in registers while K rows of M go by, each piece of a row meeting R
-/// coefficients. Walking M along its rows keeps the hardware prefetchers (and the TLB) with
-/// us; walking down a column of M visited a new page at every row and stalled. With `tail`,
-/// also the 16 columns of M from c1 - 16 + t (ending t < 16 columns past c1) into tail.
-template <int R, int K>
-void stream_tile(float* out, Index ldo, const float* at, const float* M, Index ldm, Index c0, Index c1, float* tail,
-                 Index t) {
-  for (Index c = c0; c < c1; c += 16) stream_chunk<R, K>(out + c, ldo, at, M, ldm, c);
-  if (tail != nullptr) stream_chunk<R, K>(tail, ldo, at, M, ldm, c1 - 16 + t);
+/// Stores an R x 16 V tile at out: all of it, or with kPart, its columns from keep_from on. (A
+/// template flag: with the partial store in the same code, GCC kept the accumulators in memory.)
+template <int R, int V, bool kPart>
+[[gnu::always_inline]] inline void store_tile(float* out, Index ldo, const L16::type (&acc)[R][V], int keep_from) {
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) {
+      const int from = kPart ? std::max(keep_from - 16 * v, 0) : 0;
+      if (from == 0) {
+        L16::store(out + r * ldo + 16 * v, acc[r][v]);
+      } else if (from < 16) {
+        alignas(64) float lanes[16];
+        L16::store(lanes, acc[r][v]);
+        std::copy(lanes + from, lanes + 16, out + r * ldo + 16 * v + from);
+      }
+    }
+}
+
+/// f(V, c, keep_from) over the columns [0, m), m >= 16, in blocks of 16 V columns from c: of 48
+/// while they fit, then the rest as one block ending at m, which overlaps the block before and
+/// of which only the columns from keep_from on are new (and to be written).
+template <class F>
+void for_column_blocks(Index m, F&& f) {
+  Index c = 0;
+  for (; c + 48 <= m; c += 48) f(Int<3>{}, c, 0);
+  const int rest = static_cast<int>(m - c);
+  if (rest == 0) return;
+  if (c > 0) {
+    if (rest > 32) f(Int<3>{}, m - 48, 48 - rest);
+    else if (rest > 16) f(Int<2>{}, m - 32, 32 - rest);
+    else f(Int<1>{}, m - 16, 16 - rest);
+    return;
+  }
+  // Fewer than 48 columns in all: 32 and 16 while they fit, the last 16 overlapping.
+  if (m >= 32) f(Int<2>{}, 0, 0), c = 32;
+  if (m - c >= 16) f(Int<1>{}, c, 0), c += 16;
+  if (c < m) f(Int<1>{}, m - 16, static_cast<int>(16 - (m - c)));
+}
+
+/// out (R rows, 16 V columns) = sum_k at[k R + r] M_k over the n rows of M: the tile stays in
+/// registers all the way down the block, each row of it meeting the R coefficients of its k.
+/// (Three vectors wide, the FMAs outnumber the loads, broadcasts included.) Out of line, like
+/// update_tile: inlined into the loops over tiles, GCC spilled the accumulators.
+template <int R, int V, bool kPart>
+[[gnu::noinline]] void column_tile(float* out, Index ldo, const float* at, const float* M, Index ldm, Index n,
+                                   int keep_from) {
+  L16::type acc[R][V] = {};
+  for (Index k = 0; k < n; ++k) {
+    const float* row = M + k * ldm;
+    prefetch_block<V, 0>(row + kAhead * ldm);
+    L16::type mv[V];
+    for (int v = 0; v < V; ++v) mv[v] = L16::load(row + 16 * v);
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) acc[r][v] += at[k * R + r] * mv[v];
+  }
+  store_tile<R, V, kPart>(out, ldo, acc, keep_from);
 }
 
 /// acc (R rows of M, 16 NV batch rows) = sum_j M(r, j) vt[j]: the batch runs along the vector,
@@ -96,68 +137,45 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 }
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
-/// side. With keep_from > 0 (and V == 1), only lanes keep_from to 15 are written back.
+/// side; only the columns from keep_from on are written back. M is loaded first (summed from
+/// zero and added at the end, the update measured 132 against 150 GFLOP/s).
 /// @param B rows of stride ldb
-template <int R, int V>
-void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, Index ldb, int keep_from) {
+template <int R, int V, bool kPart>
+[[gnu::noinline]] void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, Index ldb,
+                                   int keep_from) {
   L16::type acc[R][V];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) {
-      __builtin_prefetch(M + (r + kAhead) * ldm + 16 * v, 1);
-      acc[r][v] = L16::load(M + r * ldm + 16 * v);
-    }
+  for (int r = 0; r < R; ++r) {
+    prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+    for (int v = 0; v < V; ++v) acc[r][v] = L16::load(M + r * ldm + 16 * v);
+  }
   for (Index s = 0; s < k; ++s) {
     L16::type bv[V];
     for (int v = 0; v < V; ++v) bv[v] = L16::load(B + s * ldb + 16 * v);
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) acc[r][v] += at[s * R + r] * bv[v];
   }
-  if (keep_from == 0) {
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < V; ++v) L16::store(M + r * ldm + 16 * v, acc[r][v]);
-    return;
-  }
-  for (int r = 0; r < R; ++r) {  // the lanes from keep_from on only (V == 1)
-    alignas(64) float lanes[16];
-    L16::store(lanes, acc[r][0]);
-    std::copy(lanes + keep_from, lanes + 16, M + r * ldm + keep_from);
-  }
+  store_tile<R, V, kPart>(M, ldm, acc, keep_from);
 }
 
 }  // namespace
 
 void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M) {
-  const Index n = M.rows(), m = M.cols(), m16 = m / 16 * 16, t = m - m16;
+  const Index n = M.rows(), m = M.cols();
   if (m < 16) {
     out.noalias() = A * M;
     return;
   }
-  // Column panels small enough that sixteen rows of out (16 KB) stay in L1 across all of M.
-  constexpr Index kPanel = 256;
-  const Index ldm = M.outerStride();
-  for_tiles<16>(A.rows(), [&](auto R, Index r0) {
+  for_tiles<8>(A.rows(), [&](auto R, Index r0) {
     constexpr int kR = decltype(R)::value;
     // The tile's rows of A transposed, kR wide: the coefficients of a step at fixed offsets.
     const float* at = transposed(A.middleRows(r0, kR), kR);
-    // The sums go to an aligned buffer, copied to out at the end: out's rows need not start
-    // on a cache line, and the sums are read and written once for every 8 rows of M. The last
-    // t columns go with the last panel, as the last 16 columns into a tile of their own.
-    thread_local std::vector<L16::type> sums;
-    sums.assign(static_cast<size_t>(kR * (m16 / 16 + 1)), L16::type{});
-    float* o = reinterpret_cast<float*>(sums.data());
-    const Index ldo = m16 + 16;
-    float* tail = t > 0 ? o + m16 : nullptr;
-    for (Index p0 = 0; p0 < m16; p0 += kPanel) {
-      const Index p1 = std::min(p0 + kPanel, m16);
-      float* tl = p1 == m16 ? tail : nullptr;
-      Index i = 0;
-      for (; i + 8 <= n; i += 8) stream_tile<kR, 8>(o, ldo, at + i * kR, M.data() + i * ldm, ldm, p0, p1, tl, t);
-      for (; i < n; ++i) stream_tile<kR, 1>(o, ldo, at + i * kR, M.data() + i * ldm, ldm, p0, p1, tl, t);
-    }
-    for (int r = 0; r < kR; ++r) {
-      std::copy_n(o + r * ldo, m16, &out(r0 + r, 0));
-      std::copy_n(o + r * ldo + m16 + 16 - t, t, &out(r0 + r, m16));
-    }
+    for_column_blocks(m, [&](auto V, Index c, int keep_from) {
+      constexpr int kV = decltype(V)::value;
+      float* o = &out(r0, c);
+      const float* Mc = M.data() + c;
+      if (keep_from == 0) column_tile<kR, kV, false>(o, out.outerStride(), at, Mc, M.outerStride(), n, 0);
+      else column_tile<kR, kV, true>(o, out.outerStride(), at, Mc, M.outerStride(), n, keep_from);
+    });
   });
 }
 
@@ -169,39 +187,33 @@ void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMa
 }
 
 void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B) {
-  const Index k = A.rows(), n = M.rows(), m = M.cols(), m16 = m / 16 * 16;
+  const Index k = A.rows(), n = M.rows(), m = M.cols(), ldb = B.outerStride();
   if (m < 16) {
     M.noalias() += alpha * A.transpose() * B;
     return;
   }
-  const Index ldm = M.outerStride(), ldb = B.outerStride();
-  // alpha A^T in tiles of four rows of M: tile i0's coefficients for step s at
-  // at[i0 k + 4 s + r]; the last n % 4 rows one by one, at[i k + s].
+  // alpha A^T in tiles of rows of M: the tile of R rows from i0 has its coefficients for step s
+  // at at[i0 k + R s + r].
   thread_local std::vector<float> at;
   at.resize(static_cast<size_t>(n * k));
-  const Index n4 = n / 4 * 4;
   const float* a = A.data();
   const Index lda = A.outerStride();
-  for (Index i0 = 0; i0 < n4; i0 += 4)
+  for_tiles<8>(n, [&](auto R, Index i0) {
+    constexpr int kR = decltype(R)::value;
     for (Index s = 0; s < k; ++s)
-      for (Index r = 0; r < 4; ++r) at[i0 * k + 4 * s + r] = alpha * a[s * lda + i0 + r];
-  for (Index i = n4; i < n; ++i)
-    for (Index s = 0; s < k; ++s) at[i * k + s] = alpha * a[s * lda + i];
-  auto all_rows = [&](auto V, Index c, int keep_from = 0) {
+      for (Index r = 0; r < kR; ++r) at[i0 * k + kR * s + r] = alpha * a[s * lda + i0 + r];
+  });
+  // Column blocks outside, rows inside: the block's k rows of B (6 KB at k = 32) stay in L1
+  // while M streams by.
+  for_column_blocks(m, [&](auto V, Index c, int keep_from) {
     constexpr int kV = decltype(V)::value;
-    const float* Bc = B.data() + c;
-    Index i = 0;
-    for (; i < n4; i += 4) update_tile<4, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb, keep_from);
-    for (; i < n; ++i) update_tile<1, kV>(&M(i, c), ldm, at.data() + i * k, k, Bc, ldb, keep_from);
-  };
-  // Column blocks outside, rows inside: the block's k rows of B (8 KB at k = 32) stay in L1
-  // while M streams by. (Wider blocks, fewer page changes down M, measured slower.)
-  Index c = 0;
-  for (; c + 64 <= m16; c += 64) all_rows(Int<4>{}, c);
-  for (; c < m16; c += 16) all_rows(Int<1>{}, c);
-  // The last columns as the last 16, overlapping the previous piece, of which only the new
-  // lanes are written back.
-  if (m16 < m) all_rows(Int<1>{}, m - 16, static_cast<int>(16 - (m - m16)));
+    for_tiles<8>(n, [&](auto R, Index i) {
+      constexpr int kR = decltype(R)::value;
+      const float* ai = at.data() + i * k;
+      if (keep_from == 0) update_tile<kR, kV, false>(&M(i, c), M.outerStride(), ai, k, B.data() + c, ldb, 0);
+      else update_tile<kR, kV, true>(&M(i, c), M.outerStride(), ai, k, B.data() + c, ldb, keep_from);
+    });
+  });
 }
 
 }  // namespace sdae

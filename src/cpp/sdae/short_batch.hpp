@@ -1,8 +1,9 @@
 // Products for minibatches of 5 to 32 rows: register tiles that read the weight block where it
 // lies. Eigen's GEMM repacks the weights for every call, and with 16 rows the repacking took as
-// long as the arithmetic (half of a batch-16 step); here each weight is loaded once per product
-// and meets every row of the batch while in a register (short_times holds 16 rows; it would pass
-// over M again for more, and gemm sends it no more). Sums run in a fixed order: the same inputs
+// long as the arithmetic (half of a batch-16 step). Here short_times and short_rank_update hold
+// tiles of 8 rows by 48 columns in registers, so that FMAs outnumber loads, and load each weight
+// once per 8 rows of the batch (from L2, where a step keeps its block of W); short_times_transpose
+// runs up to 32 rows of the batch along its vectors. Sums run in a fixed order: the same inputs
 // give the same bits.
 #pragma once
 #include "sdae/types.hpp"
