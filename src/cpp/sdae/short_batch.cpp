@@ -40,6 +40,9 @@ const float* transposed(const ConstMatrixRef& V, Index width) {
 /// page at every row, where the hardware prefetchers do not follow.
 constexpr Index kAhead = 16;
 
+/// Columns of M that short_times takes a panel at a time (five blocks of 48).
+constexpr Index kPanel = 240;
+
 /// Asks for the lines of the 16 V floats at p (V + 1 lines when p is not on a line), to read or
 /// (kWrite = 1) to write.
 template <int V, int kWrite>
@@ -86,13 +89,14 @@ void for_column_blocks(Index m, F&& f) {
   if (c < m) f(Int<1>{}, m - 16, static_cast<int>(16 - (m - c)));
 }
 
-/// out (R rows, 16 V columns) = sum_k at[k R + r] M_k over the n rows of M: the tile stays in
-/// registers all the way down the block, each row of it meeting the R coefficients of its k.
-/// (Three vectors wide, the FMAs outnumber the loads, broadcasts included.) Out of line, like
-/// update_tile: inlined into the loops over tiles, GCC spilled the accumulators.
+/// out (R rows, 16 V columns) = sum_k A_r[k] M_k over the n rows of M, A_r being the R rows of
+/// A: the tile stays in registers all the way down the block, each row of it meeting the R
+/// coefficients of its k, broadcast from A's rows. (Three vectors wide, the FMAs outnumber the
+/// loads, broadcasts included.) Out of line, like update_tile: inlined into the loops over
+/// tiles, GCC spilled the accumulators.
 template <int R, int V, bool kPart>
-[[gnu::noinline]] void column_tile(float* out, Index ldo, const float* at, const float* M, Index ldm, Index n,
-                                   int keep_from) {
+[[gnu::noinline]] void column_tile(float* out, Index ldo, const float* A, Index lda, const float* M, Index ldm,
+                                   Index n, int keep_from) {
   L16::type acc[R][V] = {};
   for (Index k = 0; k < n; ++k) {
     const float* row = M + k * ldm;
@@ -100,7 +104,7 @@ template <int R, int V, bool kPart>
     L16::type mv[V];
     for (int v = 0; v < V; ++v) mv[v] = L16::load(row + 16 * v);
     for (int r = 0; r < R; ++r)
-      for (int v = 0; v < V; ++v) acc[r][v] += at[k * R + r] * mv[v];
+      for (int v = 0; v < V; ++v) acc[r][v] += A[r * lda + k] * mv[v];
   }
   store_tile<R, V, kPart>(out, ldo, acc, keep_from);
 }
@@ -160,23 +164,32 @@ template <int R, int V, bool kPart>
 }  // namespace
 
 void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M) {
-  const Index n = M.rows(), m = M.cols();
+  const Index b = A.rows(), n = M.rows(), m = M.cols();
+  const Index lda = A.outerStride(), ldm = M.outerStride(), ldo = out.outerStride();
   if (m < 16) {
     out.noalias() = A * M;
     return;
   }
-  for_tiles<8>(A.rows(), [&](auto R, Index r0) {
-    constexpr int kR = decltype(R)::value;
-    // The tile's rows of A transposed, kR wide: the coefficients of a step at fixed offsets.
-    const float* at = transposed(A.middleRows(r0, kR), kR);
-    for_column_blocks(m, [&](auto V, Index c, int keep_from) {
-      constexpr int kV = decltype(V)::value;
-      float* o = &out(r0, c);
-      const float* Mc = M.data() + c;
-      if (keep_from == 0) column_tile<kR, kV, false>(o, out.outerStride(), at, Mc, M.outerStride(), n, 0);
-      else column_tile<kR, kV, true>(o, out.outerStride(), at, Mc, M.outerStride(), n, keep_from);
+  // Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M
+  // (n x 240 floats, under 1 MB) stays in L2 for every tile of rows. Fine-tuning at batch 32,
+  // whose layers (2 MB a thread) are not in L2 when a step comes to them, went from 270 to
+  // 285 GFLOP/s so, against one tile of rows at a time across all of M. The last panel takes
+  // the rest, from 240 to 479 columns.
+  for (Index p0 = 0; p0 < m;) {
+    const Index p1 = m - p0 < 2 * kPanel ? m : p0 + kPanel;
+    for_tiles<8>(b, [&](auto R, Index r0) {
+      constexpr int kR = decltype(R)::value;
+      for_column_blocks(p1 - p0, [&](auto V, Index c, int keep_from) {
+        constexpr int kV = decltype(V)::value;
+        float* o = out.data() + r0 * ldo + p0 + c;
+        const float* Ar = A.data() + r0 * lda;
+        const float* Mc = M.data() + p0 + c;
+        if (keep_from == 0) column_tile<kR, kV, false>(o, ldo, Ar, lda, Mc, ldm, n, 0);
+        else column_tile<kR, kV, true>(o, ldo, Ar, lda, Mc, ldm, n, keep_from);
+      });
     });
-  });
+    p0 = p1;
+  }
 }
 
 void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M) {
