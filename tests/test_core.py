@@ -127,6 +127,14 @@ def test_short_batches_match_reference(optimizer, tied, rows):
     check_steps_against_reference(75, 53, rows, optimizer, "masking", tied, threads=1)
 
 
+@pytest.mark.parametrize("rows", [33, 100, 128])
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_batches_to_128_rows_match_reference(tied, rows):
+    """short_times takes x~ W and the backprop up to 128 rows (tiles of 8, then 4, 2, 1); the
+    other products of these batches go to the general GEMM."""
+    check_steps_against_reference(75, 53, rows, "sgd", "masking", tied, threads=1)
+
+
 @pytest.mark.parametrize("rows", [6, 16])
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_short_batches_over_wide_rows_match_reference(tied, rows):
