@@ -42,7 +42,7 @@ except ImportError:  # main() says so and exits 2
     torch = None
 
 from sdae_cli import _core  # noqa: E402
-from sdae_cli.layer import Layer  # noqa: E402
+from sdae_cli.layer import Layer, aligned_copy, aligned_zeros  # noqa: E402
 from sdae_cli.model import SDAE  # noqa: E402
 from sdae_cli.scaling import Scaler  # noqa: E402
 
@@ -91,7 +91,7 @@ def sdae_dA_epoch(n_in: int, n_hidden: int, batch: int, threads: int):
     spec = _core.LayerSpec(n_in, n_hidden, True, _core.Activation.sigmoid, _core.Activation.sigmoid)
     train = _core.TrainSpec(loss=_core.Loss.cross_entropy, noise=_core.NoiseType.masking, noise_level=NOISE,
                             optimizer=_core.Optimizer.sgd, lr=LR, batch_size=batch, seed=0, num_threads=threads)
-    theta = np.zeros(spec.size, np.float32)
+    theta = aligned_zeros(spec.size)  # as the tool allocates it (Layer): 64-byte aligned
     _core.init_params(spec, theta, 0)
     m = v = np.zeros(0, np.float32)
     state = {"step": 0, "epoch": 0}
@@ -150,7 +150,7 @@ def sdae_finetune_epoch(sizes, batch, threads):
     spec = _core.StackSpec(list(zip(sizes[:-1], sizes[1:], acts)), _core.OutputLoss.softmax_nll)
     train = _core.StackTrainSpec(noise=_core.NoiseType.none, optimizer=_core.Optimizer.sgd, lr=LR,
                                  batch_size=batch, seed=0, num_threads=threads)
-    theta = np.concatenate([p.ravel() for pair in glorot_stack(sizes) for p in pair])
+    theta = aligned_copy(np.concatenate([p.ravel() for pair in glorot_stack(sizes) for p in pair]))  # as stack.py
     m = v = np.zeros(0, np.float32)
     state = {"step": 0, "epoch": 0}
 
