@@ -100,7 +100,7 @@ template <int R, int V, bool kPart>
   L16::type acc[R][V] = {};
   for (Index k = 0; k < n; ++k) {
     const float* row = M + k * ldm;
-    prefetch_block<V, 0>(row + kAhead * ldm);
+    if (k + kAhead < n) prefetch_block<V, 0>(row + kAhead * ldm);  // (never past M's end)
     L16::type mv[V];
     for (int v = 0; v < V; ++v) mv[v] = L16::load(row + 16 * v);
     for (int r = 0; r < R; ++r)
@@ -143,13 +143,13 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
 /// side; only the columns from keep_from on are written back. M is loaded first (summed from
 /// zero and added at the end, the update measured 132 against 150 GFLOP/s).
-/// @param B rows of stride ldb
+/// @param rows_left rows of M from this tile's first to M's end  @param B rows of stride ldb
 template <int R, int V, bool kPart>
-[[gnu::noinline]] void update_tile(float* M, Index ldm, const float* at, Index k, const float* B, Index ldb,
-                                   int keep_from) {
+[[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
+                                   Index ldb, int keep_from) {
   L16::type acc[R][V];
   for (int r = 0; r < R; ++r) {
-    prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+    if (r + kAhead < rows_left) prefetch_block<V, 1>(M + (r + kAhead) * ldm);
     for (int v = 0; v < V; ++v) acc[r][v] = L16::load(M + r * ldm + 16 * v);
   }
   for (Index s = 0; s < k; ++s) {
@@ -223,8 +223,9 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
     for_tiles<8>(n, [&](auto R, Index i) {
       constexpr int kR = decltype(R)::value;
       const float* ai = at.data() + i * k;
-      if (keep_from == 0) update_tile<kR, kV, false>(&M(i, c), M.outerStride(), ai, k, B.data() + c, ldb, 0);
-      else update_tile<kR, kV, true>(&M(i, c), M.outerStride(), ai, k, B.data() + c, ldb, keep_from);
+      float* Mi = &M(i, c);
+      if (keep_from == 0) update_tile<kR, kV, false>(Mi, M.outerStride(), n - i, ai, k, B.data() + c, ldb, 0);
+      else update_tile<kR, kV, true>(Mi, M.outerStride(), n - i, ai, k, B.data() + c, ldb, keep_from);
     });
   });
 }
