@@ -33,7 +33,7 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   // 32 rows and 173 against 159 at 128 (a dA step at batch 128: 285 -> 307 GFLOP/s); C = A B^T
   // 142 against 97 at 32 rows, even at 64, and behind at 128, where the batch runs along 8
   // vectors and 256 KB of it come from L2 for every row of B.
-  const bool tiles = !ta && alpha == 1.0f && beta == 0.0f && n >= 16 && m > kSmallBatch;
+  const bool tiles = kShortTiles && !ta && alpha == 1.0f && beta == 0.0f && n >= 16 && m > kSmallBatch;
   if (tiles && !tb && m <= kTimesRows) {
     short_times(C, A, B);
     return;
@@ -44,7 +44,7 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   }
   // An SGD update from a short batch, C += alpha A^T B with A and B of k <= 32 rows: one pass
   // over C (fine-tuning at batch 32 does this to every weight matrix).
-  if (ta && !tb && beta == 1.0f && k <= kShortBatch && n >= 16) {
+  if (kShortTiles && ta && !tb && beta == 1.0f && k <= kShortBatch && n >= 16) {
     short_rank_update(C, alpha, A, B);
     return;
   }

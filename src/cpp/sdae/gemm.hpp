@@ -7,7 +7,8 @@
 
 namespace sdae {
 
-/// C = alpha op(A) op(B) + beta C. All row-major views (inner stride 1, any row stride).
+/// C = alpha op(A) op(B) + beta C. All row-major views (inner stride 1, any row stride); C
+/// must not alias A or B.
 /// @param C (m, n)  @param A op(A) is (m, k)  @param B op(B) is (k, n)
 /// Splits C by rows (tall) or by columns (wide) between up to num_threads threads when the
 /// product is large; call it with 1 from inside a parallel region.

@@ -1,20 +1,69 @@
-// A 16-float vector for the hand-fused loops, as a GCC/Clang vector extension: the compiler maps
-// it onto one AVX-512 register (two AVX or four SSE ones, by the build's target) and keeps a
-// loop's accumulators in registers.
+// A 16-float vector for the hand-fused loops. With AVX-512 it is one register, a GCC/Clang
+// vector extension, and the compiler keeps a loop's accumulators in registers. Elsewhere it is
+// a pair of 8-float (AVX) or four 4-float (SSE, NEON) vectors with the same operations: there a
+// 64-byte vector extension has no machine mode, and GCC kept every one of them in memory (an
+// AVX2 build ran batch 1 at 38 GFLOP/s so, 110 with the pair).
 #pragma once
 #include <cstring>
 
 namespace sdae {
 
 struct L16 {
+#ifdef __AVX512F__
   typedef float type __attribute__((vector_size(64)));
+
   static type load(const float* p) {
     type v;
     std::memcpy(&v, p, sizeof v);
     return v;
   }
-  static type broadcast(float x) { return type{} + x; }
   static void store(float* p, type v) { std::memcpy(p, &v, sizeof v); }
+  static type broadcast(float x) { return type{} + x; }
+#else
+#ifdef __AVX__
+  static constexpr int kPart = 8;
+#else
+  static constexpr int kPart = 4;
+#endif
+  typedef float part __attribute__((vector_size(kPart * sizeof(float))));
+  // Loads and stores through this type, never through the address of a type: that address
+  // would keep the vectors in memory.
+  typedef float unaligned_part __attribute__((vector_size(kPart * sizeof(float)), aligned(4)));
+  static constexpr int kParts = 16 / kPart;
+
+  struct type {
+    part p[kParts];
+    type& operator+=(const type& o) {
+      for (int i = 0; i < kParts; ++i) p[i] += o.p[i];
+      return *this;
+    }
+    friend type operator+(type a, const type& b) { return a += b; }
+    friend type operator*(type a, const type& b) {
+      for (int i = 0; i < kParts; ++i) a.p[i] *= b.p[i];
+      return a;
+    }
+    friend type operator*(float s, type a) {
+      for (int i = 0; i < kParts; ++i) a.p[i] *= s;
+      return a;
+    }
+  };
+
+  static type load(const float* p) {
+    type v;
+    for (int i = 0; i < kParts; ++i) v.p[i] = *reinterpret_cast<const unaligned_part*>(p + i * kPart);
+    return v;
+  }
+  static void store(float* p, type v) {
+    for (int i = 0; i < kParts; ++i) *reinterpret_cast<unaligned_part*>(p + i * kPart) = v.p[i];
+  }
+  static type broadcast(float x) {
+    type v;
+    for (int i = 0; i < kParts; ++i) v.p[i] = part{} + x;
+    return v;
+  }
+#endif
+  static_assert(sizeof(type) == 16 * sizeof(float), "16 floats");
+
   /// The lanes' sum, in a fixed order: halves added pairwise, four levels deep rather than a
   /// chain of fifteen additions (the chain's latency showed in the batch-1 step).
   static float sum(type v) {

@@ -136,7 +136,7 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
       times(D1s, D2, Wd.middleRows(j0, w), true);
     for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
     apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
-    if (b <= kShortBatch && mode == StepMode::sgd_update) {
+    if (mode == StepMode::sgd_update && (b <= kSmallBatch || (b <= kShortBatch && kShortTiles))) {
       if (spec.tied) {
         rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w), b);
       } else {

@@ -36,8 +36,9 @@ const float* transposed(const ConstMatrixRef& V, Index width) {
   return buffer.data();
 }
 
-/// How many rows of M ahead the column walks ask for it: they go down a block of columns, a new
-/// page at every row, where the hardware prefetchers do not follow.
+/// How many rows of M ahead the column walks ask for it: they go down a block of columns, and
+/// with rows of 1,000 floats or more, every row is on a new page, where the hardware
+/// prefetchers do not follow.
 constexpr Index kAhead = 16;
 
 /// Columns of M that short_times takes a panel at a time (five blocks of 48).
@@ -141,8 +142,8 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 }
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
-/// side; only the columns from keep_from on are written back. M is loaded first (summed from
-/// zero and added at the end, the update measured 132 against 150 GFLOP/s).
+/// side; only the columns from keep_from on are written back. M is loaded first: 150 GFLOP/s,
+/// where summing from zero and adding M at the end measured 132.
 /// @param rows_left rows of M from this tile's first to M's end  @param B rows of stride ldb
 template <int R, int V, bool kPart>
 [[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
@@ -171,10 +172,10 @@ void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M
     return;
   }
   // Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M
-  // (n x 240 floats, under 1 MB) stays in L2 for every tile of rows. Fine-tuning at batch 32,
-  // whose layers (2 MB a thread) are not in L2 when a step comes to them, went from 270 to
-  // 285 GFLOP/s so, against one tile of rows at a time across all of M. The last panel takes
-  // the rest, from 240 to 479 columns.
+  // (n x 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at
+  // batch 32, whose layers (2 MB a thread) are not in L2 when a step comes to them, went from
+  // 270 to 285 GFLOP/s so, against one tile of rows at a time across all of M. The last panel
+  // takes the rest (240 to 479 columns; all m when m < 480).
   for (Index p0 = 0; p0 < m;) {
     const Index p1 = m - p0 < 2 * kPanel ? m : p0 + kPanel;
     for_tiles<8>(b, [&](auto R, Index r0) {
