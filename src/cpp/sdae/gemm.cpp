@@ -42,9 +42,9 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
     short_times_transpose(C, A, B);
     return;
   }
-  // An SGD update from a short batch, C += alpha A^T B with A and B of k <= 32 rows: one pass
-  // over C (fine-tuning at batch 32 does this to every weight matrix).
-  if (kShortTiles && ta && !tb && beta == 1.0f && k <= kShortBatch && n >= 16) {
+  // An SGD update from a short batch, C += alpha A^T B with A and B of k <= 64 rows: one pass
+  // over C (a dA step's update, and fine-tuning's to every weight matrix).
+  if (kShortTiles && ta && !tb && beta == 1.0f && k <= kUpdateRows && n >= 16) {
     short_rank_update(C, alpha, A, B);
     return;
   }

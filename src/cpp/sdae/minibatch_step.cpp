@@ -7,7 +7,6 @@
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/loss.hpp"
-#include "sdae/short_batch.hpp"
 #include "sdae/small_batch.hpp"
 #include "sdae/threads.hpp"
 
@@ -51,16 +50,6 @@ void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool
     transpose ? small_times_transpose(out, A, M) : small_times(out, A, M);
   else
     gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1);
-}
-
-/// M += alpha A^T B in one pass over M, for a batch of up to kShortBatch rows (A.rows() is
-/// that batch, or two stacked). The register tiles beat OpenBLAS here (784->1000 at batch 16:
-/// 182 -> 196 GFLOP/s) because the step's earlier products left this block of M in L2.
-void rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B, Index b) {
-  if (b <= kSmallBatch)
-    small_rank_update(M, alpha, A, B);
-  else
-    short_rank_update(M, alpha, A, B);
 }
 
 }  // namespace
@@ -136,12 +125,15 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
       times(D1s, D2, Wd.middleRows(j0, w), true);
     for (Index i = 0; i < b; ++i) multiply_derivative(D1s.row(i).array(), Hs.row(i).array(), spec.encoder);
     apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), D1s.colwise().sum().transpose());
-    if (mode == StepMode::sgd_update && (b <= kSmallBatch || (b <= kShortBatch && kShortTiles))) {
+    // An SGD update goes straight into W: for a few rows the streaming loops, else gemm, which
+    // takes the register tiles for short batches (they beat OpenBLAS here, 182 -> 196 GFLOP/s at
+    // batch 16, because the step's earlier products left this block of W in L2).
+    if (b <= kSmallBatch && mode == StepMode::sgd_update) {
       if (spec.tied) {
-        rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w), b);
+        small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
       } else {
-        rank_update(W.middleCols(j0, w), -lr, Xt, D1s, b);
-        rank_update(Wd.middleRows(j0, w), -lr, Hs, D2, b);
+        small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
+        small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
       }
     } else if (spec.tied) {
       // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]

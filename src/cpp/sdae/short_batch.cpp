@@ -12,12 +12,11 @@ namespace {
 template <int N>
 using Int = std::integral_constant<int, N>;
 
-/// f(R, r0) over [0, n) in tiles of `Most` rows, then 8, 4, 2, 1 for what is left.
-template <int Most, class F>
+/// f(R, r0) over [0, n) in tiles of 8 rows, then 4, 2, 1 for what is left.
+template <class F>
 void for_tiles(Index n, F&& f) {
   Index r = 0;
-  for (; r + Most <= n; r += Most) f(Int<Most>{}, r);
-  if (Most > 8 && r + 8 <= n) f(Int<8>{}, r), r += 8;
+  for (; r + 8 <= n; r += 8) f(Int<8>{}, r);
   if (r + 4 <= n) f(Int<4>{}, r), r += 4;
   if (r + 2 <= n) f(Int<2>{}, r), r += 2;
   if (r < n) f(Int<1>{}, r);
@@ -133,7 +132,7 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
   const Index b = V.rows();
   const float* vt = transposed(V, width);
   alignas(64) float acc[8 * width];
-  for_tiles<8>(M.rows(), [&](auto R, Index i0) {
+  for_tiles(M.rows(), [&](auto R, Index i0) {
     constexpr int kR = decltype(R)::value;
     transpose_tile<kR, NV>(vt, M.data() + i0 * M.outerStride(), M.outerStride(), M.cols(), acc);
     for (int r = 0; r < kR; ++r)
@@ -178,7 +177,7 @@ void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M
   // takes the rest (240 to 479 columns; all m when m < 480).
   for (Index p0 = 0; p0 < m;) {
     const Index p1 = m - p0 < 2 * kPanel ? m : p0 + kPanel;
-    for_tiles<8>(b, [&](auto R, Index r0) {
+    for_tiles(b, [&](auto R, Index r0) {
       constexpr int kR = decltype(R)::value;
       for_column_blocks(p1 - p0, [&](auto V, Index c, int keep_from) {
         constexpr int kV = decltype(V)::value;
@@ -212,7 +211,7 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   at.resize(static_cast<size_t>(n * k));
   const float* a = A.data();
   const Index lda = A.outerStride();
-  for_tiles<8>(n, [&](auto R, Index i0) {
+  for_tiles(n, [&](auto R, Index i0) {
     constexpr int kR = decltype(R)::value;
     for (Index s = 0; s < k; ++s)
       for (Index r = 0; r < kR; ++r) at[i0 * k + kR * s + r] = alpha * a[s * lda + i0 + r];
@@ -221,7 +220,7 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   // while M streams by.
   for_column_blocks(m, [&](auto V, Index c, int keep_from) {
     constexpr int kV = decltype(V)::value;
-    for_tiles<8>(n, [&](auto R, Index i) {
+    for_tiles(n, [&](auto R, Index i) {
       constexpr int kR = decltype(R)::value;
       const float* ai = at.data() + i * k;
       float* Mi = &M(i, c);

@@ -10,7 +10,7 @@
 
 namespace sdae {
 
-/// Whether gemm and minibatch_step take the products below: with AVX-512 only. A tile holds 24
+/// Whether gemm takes the products below: with AVX-512 only. A tile holds 24
 /// 16-float accumulators; with 16 AVX registers they spill, and an AVX2 build fine-tuned at 135
 /// GFLOP/s through the tiles against 202 through OpenBLAS and Eigen (batch 128: 191 against 250).
 #ifdef __AVX512F__
@@ -19,12 +19,13 @@ constexpr bool kShortTiles = true;
 constexpr bool kShortTiles = false;
 #endif
 
-/// gemm sends batches of kSmallBatch + 1 to this many rows to short_times_transpose, and SGD
-/// updates from up to this many rows to short_rank_update (minibatch_step sends it 2b rows,
-/// the tied update's two terms stacked)...
+/// gemm sends batches of kSmallBatch + 1 to this many rows to short_times_transpose...
 constexpr Index kShortBatch = 32;
-/// ... and up to this many to short_times (it reads M once per tile of rows, from L2).
+/// ... up to this many to short_times (it reads M once per tile of rows, from L2) ...
 constexpr Index kTimesRows = 128;
+/// ... and SGD updates from up to this many rows to short_rank_update: a tied dA step stacks
+/// its update's two terms, 2b rows (at 64 the update measured 174 GFLOP/s, OpenBLAS 176).
+constexpr Index kUpdateRows = 2 * kShortBatch;
 
 // None of these may write where it reads: out (or M, for the update) must not alias the other
 // arguments. (short_times reads A's rows again for every block of columns.)
