@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
@@ -61,6 +62,7 @@ StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_thr
       XD_(2 * max_batch, spec.n_in),
       DH_(2 * max_batch, spec.n_hidden),
       Zpart_(threads_, RowMatrixF(max_batch, spec.n_in)),
+      out_sum_(spec.n_in),
       row_loss_(static_cast<size_t>(threads_) * max_batch),
       hidden_begin_(slice_bounds(spec.n_hidden, threads_)),
       feature_begin_(slice_bounds(spec.n_in, threads_)) {}
@@ -105,15 +107,16 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   };
   auto loss_slice = [&](int s) {  // sum the shares in slice order (deterministic), add c, loss, delta
     const Index k0 = ws.feature_begin_[s], kw = ws.feature_begin_[s + 1] - k0;
+    auto csum = ws.out_sum_.segment(k0, kw);
+    csum.setZero();
+    std::vector<const float*> shares(T);
     for (Index i = 0; i < b; ++i) {
-      auto a = D2.row(i).segment(k0, kw).array();
-      a = ws.Zpart_[0].row(i).segment(k0, kw).array() + cbias.segment(k0, kw).transpose().array();
-      for (int u = 1; u < T; ++u) a += ws.Zpart_[u].row(i).segment(k0, kw).array();
+      for (int u = 0; u < T; ++u) shares[u] = ws.Zpart_[u].row(i).data() + k0;
       ws.row_loss_[static_cast<size_t>(s) * ws.max_batch_ + i] =
-          segment_loss(a, X.row(i).segment(k0, kw).array(), loss, spec.decoder, backward, inv_b);
+          output_segment(shares, cbias.data() + k0, X.row(i).data() + k0, D2.row(i).data() + k0, csum.data(), kw,
+                         loss, spec.decoder, backward, inv_b);
     }
-    if (backward)
-      apply(mode, lr, cbias.segment(k0, kw), gc.segment(k0, kw), D2.middleCols(k0, kw).colwise().sum().transpose());
+    if (backward) apply(mode, lr, cbias.segment(k0, kw), gc.segment(k0, kw), csum);
   };
   auto backward_slice = [&](int s) {  // back through its hidden units, then update its block of W (Wd)
     const Index j0 = ws.hidden_begin_[s], w = ws.hidden_begin_[s + 1] - j0;
