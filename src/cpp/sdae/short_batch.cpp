@@ -157,17 +157,21 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 template <int R, int V, bool kPart>
 [[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
                                    Index ldb, int keep_from) {
+  // At least one step, and no branches between the loads: with a path that skips the loop, or
+  // prefetches between the loads, GCC kept a copy of acc on the stack and stored the tile
+  // through it (the update's phase of a batch-16 step measured 2% shorter without).
+  if (k <= 0) return;
+  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) prefetch_block<V, 1>(M + (r + kAhead) * ldm);
   L16::type acc[R][V];
-  for (int r = 0; r < R; ++r) {
-    if (r + kAhead < rows_left) prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+  for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) acc[r][v] = L16::load(M + r * ldm + 16 * v);
-  }
-  for (Index s = 0; s < k; ++s) {
+  Index s = 0;
+  do {
     L16::type bv[V];
     for (int v = 0; v < V; ++v) bv[v] = L16::load(B + s * ldb + 16 * v);
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) acc[r][v] += at[s * R + r] * bv[v];
-  }
+  } while (++s < k);
   store_tile<R, V, kPart>(M, ldm, acc, keep_from);
 }
 
