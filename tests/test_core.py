@@ -183,15 +183,16 @@ def check_steps_against_reference(n_in, n_hidden, rows, optimizer, noise, tied, 
     np.testing.assert_allclose(theta, expected, rtol=1e-4, atol=atol)
 
 
-@pytest.mark.parametrize("B", [3, 5])
-def test_train_epoch_matches_reference_shuffle_noise_and_batches(B):
-    """A whole epoch: the documented shuffle order, per-row noise keys, a short last batch."""
-    n_in, n_hidden, N, seed, epoch, lr = 8, 5, 23, 11, 3, 0.1
+@pytest.mark.parametrize("n_in,n_hidden,N,B,threads", [(8, 5, 23, 3, 1), (8, 5, 23, 5, 1), (300, 600, 50, 16, 2)])
+def test_train_epoch_matches_reference_shuffle_noise_and_batches(n_in, n_hidden, N, B, threads):
+    """A whole epoch: the documented shuffle order, per-row noise keys, a short last batch. Each
+    batch is gathered during the step before it (at 300 x 600, by both threads of the step)."""
+    seed, epoch, lr = 11, 3, 0.1
     spec, theta = make_layer(n_in, n_hidden, True)
     X = unit_data(N, n_in, seed=9)
     expected = theta.astype(np.float64)
     train = _core.TrainSpec(loss=LOSS["cross-entropy"], noise=NOISE["masking"], noise_level=0.3,
-                            optimizer=OPT["sgd"], lr=lr, batch_size=B, seed=seed, num_threads=1)
+                            optimizer=OPT["sgd"], lr=lr, batch_size=B, seed=seed, num_threads=threads)
     mean_loss, steps = _core.train_epoch(spec, train, theta, np.zeros(0, np.float32), np.zeros(0, np.float32),
                                          0, X, epoch)
     order = _core.shuffled_rows(N, seed, epoch)

@@ -51,10 +51,10 @@ void add_bias_activate(MatrixRef out, const ConstVectorMap& bias, Activation act
 
 /// One step on the b rows held by ws: sgd fuses the update, other optimizers go through grad.
 double step_and_update(const LayerSpec& spec, const TrainSpec& train, float* theta, OptimizerState& state, Index b,
-                       StepWorkspace& ws, VectorF& grad, int num_threads) {
+                       StepWorkspace& ws, VectorF& grad, int num_threads, NextBatch* next = nullptr) {
   const bool fused = train.optimizer.kind == Optimizer::sgd;
   const double loss = minibatch_step(spec, train.loss, theta, b, fused ? StepMode::sgd_update : StepMode::gradient,
-                                     train.optimizer.lr, grad.data(), ws);
+                                     train.optimizer.lr, grad.data(), ws, next);
   ++state.step;
   if (!fused)
     apply_update(train.optimizer, theta, grad.data(), state.m.data(), state.v.data(), spec.size(), state.step,
@@ -175,8 +175,8 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
         std::copy_n(X.row(row).data(), spec.n_in, ws.clean_row(i));
         corrupt_row(X.row(row).data(), ws.corrupted_row(i), spec.n_in, train.noise, key);
       },
-      [&](Index b) {
-        total += step_and_update(spec, train, theta.data(), state, b, ws, grad, scope.threads()) *
+      [&](Index b, NextBatch* next) {
+        total += step_and_update(spec, train, theta.data(), state, b, ws, grad, scope.threads(), next) *
                  static_cast<double>(b);
       });
   return total / static_cast<double>(N);

@@ -58,8 +58,8 @@ void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool
 StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads)
     : max_batch_(max_batch),
       threads_(step_threads(spec, max_batch, num_threads)),
-      X_(max_batch, spec.n_in),
-      XD_(2 * max_batch, spec.n_in),
+      X_{RowMatrixF(max_batch, spec.n_in), RowMatrixF(max_batch, spec.n_in)},
+      XD_{RowMatrixF(2 * max_batch, spec.n_in), RowMatrixF(2 * max_batch, spec.n_in)},
       DH_(2 * max_batch, spec.n_hidden),
       Zpart_(threads_, RowMatrixF(max_batch, spec.n_in)),
       out_sum_(spec.n_in),
@@ -68,7 +68,7 @@ StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_thr
       feature_begin_(slice_bounds(spec.n_in, threads_)) {}
 
 double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, StepMode mode, float lr, float* grad,
-                      StepWorkspace& ws) {
+                      StepWorkspace& ws, NextBatch* next) {
   const Index n_in = spec.n_in, n_h = spec.n_hidden;
   const bool backward = mode != StepMode::loss_only;
   const float inv_b = 1.0f / static_cast<float>(b);
@@ -83,10 +83,12 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   VectorMap gc(g + spec.offset_c(), n_in);
   MatrixMap gWd(g + spec.offset_Wd(), spec.tied ? 0 : n_h, spec.tied ? 0 : n_in);
 
-  auto X = ws.X_.topRows(b);
-  auto XD = ws.XD_.topRows(2 * b);  // [Xt; D2]: one product updates W from both terms (tied)
-  auto Xt = ws.XD_.topRows(b);
-  auto D2 = ws.XD_.middleRows(b, b);
+  const int rows = ws.filling_;  // this step's rows; the next batch's go to the other buffer
+  ws.filling_ ^= 1;
+  auto X = ws.X_[rows].topRows(b);
+  auto XD = ws.XD_[rows].topRows(2 * b);  // [Xt; D2]: one product updates W from both terms (tied)
+  auto Xt = ws.XD_[rows].topRows(b);
+  auto D2 = ws.XD_[rows].middleRows(b, b);
   auto DH = ws.DH_.topRows(2 * b);  // [D1; H]
   auto D1 = ws.DH_.topRows(b);
   auto H = ws.DH_.middleRows(b, b);
@@ -154,6 +156,9 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     // thread then takes several slices, so every slice is done, in the same way, whatever the team.
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     errors.run([&] { for (int s = t; s < T; s += nt) encode_slice(s); });
+    // The slices rarely take the same time: whoever is done first fills rows of the next batch,
+    // which thread 0 used to gather alone between steps while the others waited.
+    if (next != nullptr) errors.run([&] { next->help(); });
 #pragma omp barrier
     errors.run([&] { for (int s = t; s < T; s += nt) loss_slice(s); });
 #pragma omp barrier

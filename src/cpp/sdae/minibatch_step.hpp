@@ -3,9 +3,11 @@
 // that block through encode, decode, backprop and update. The block stays in the thread's own
 // cache between the passes, and no gradient buffer is needed for plain SGD.
 #pragma once
+#include <array>
 #include <vector>
 
 #include "sdae/layer_spec.hpp"
+#include "sdae/next_batch.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
@@ -17,26 +19,30 @@ enum class StepMode {
 };
 
 /// Buffers of a minibatch step, sized once per call and reused across batches. The caller fills
-/// clean(b) and corrupted(b) before each step.
+/// clean(b) and corrupted(b) before each step. They are double-buffered: a step trains on the
+/// rows filled before it, while the next batch's rows may be filled (through the same accessors)
+/// during it.
 class StepWorkspace {
  public:
   StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads);
 
-  /// The clean rows of a batch of b. (b, n_in)
-  MatrixRef clean(Index b) { return X_.topRows(b); }
-  /// The corrupted rows of a batch of b. (b, n_in)
-  MatrixRef corrupted(Index b) { return XD_.topRows(b); }
-  /// Row i of the clean and of the corrupted batch. (n_in)
-  float* clean_row(Index i) { return X_.row(i).data(); }
-  float* corrupted_row(Index i) { return XD_.row(i).data(); }
+  /// The clean rows of the batch being filled, of b rows. (b, n_in)
+  MatrixRef clean(Index b) { return X_[filling_].topRows(b); }
+  /// The corrupted rows of the batch being filled. (b, n_in)
+  MatrixRef corrupted(Index b) { return XD_[filling_].topRows(b); }
+  /// Row i of the clean and of the corrupted batch being filled. (n_in)
+  float* clean_row(Index i) { return X_[filling_].row(i).data(); }
+  float* corrupted_row(Index i) { return XD_[filling_].row(i).data(); }
 
  private:
-  friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&);
+  friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&,
+                               NextBatch*);
   Index max_batch_;
   int threads_;
-  RowMatrixF X_;                 // (B, n_in) clean rows
-  RowMatrixF XD_;                // (2B, n_in): corrupted rows of the batch, then dLoss/dZpre
-  RowMatrixF DH_;                // (2B, n_hidden): dLoss/d(encoder pre-activation), then H
+  int filling_ = 0;                // which of the two buffers the caller fills
+  std::array<RowMatrixF, 2> X_;    // (B, n_in) clean rows
+  std::array<RowMatrixF, 2> XD_;   // (2B, n_in): corrupted rows of the batch, then dLoss/dZpre
+  RowMatrixF DH_;                  // (2B, n_hidden): dLoss/d(encoder pre-activation), then H
   std::vector<RowMatrixF> Zpart_;  // per thread (B, n_in): its slice's share of H W'
   VectorF out_sum_;                // (n_in) dLoss/dZpre summed over the batch: c's gradient
   std::vector<double> row_loss_;   // (threads * B)
@@ -44,10 +50,12 @@ class StepWorkspace {
   std::vector<Index> feature_begin_;  // (threads + 1) slice bounds over input features
 };
 
-/// One step on the b rows the workspace holds. Returns the batch's mean per-row loss.
+/// One step on the b rows last filled into the workspace. Returns the batch's mean per-row loss.
 /// @param theta (spec.size()), updated in place for sgd_update
 /// @param grad (spec.size()), written for gradient; unused otherwise (may be null)
+/// @param next the next batch's gathering, into the workspace's other buffer (may be null): the
+///   threads that finish encoding first fill its rows while they wait for the others
 double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, StepMode mode, float lr, float* grad,
-                      StepWorkspace& ws);
+                      StepWorkspace& ws, NextBatch* next = nullptr);
 
 }  // namespace sdae

@@ -283,7 +283,7 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
         corrupt_row(X.row(row).data(), ws.A[0].row(i).data(), spec.n_in(), train.noise, key);
         ws.Y.row(i) = Y.row(row);
       },
-      [&](Index b) {
+      [&](Index b, NextBatch*) {  // (the gather writes the rows this step reads: it waits)
         forward(spec, o, theta.data(), b, ws, scope);
         output_loss(spec, b, true, ws, scope);
         backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope);
