@@ -7,6 +7,10 @@
 
 #include "sdae/lanes.hpp"
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 namespace sdae {
 namespace {
 
@@ -31,17 +35,61 @@ float* aligned_block(std::vector<float>& buf, Index n) {
   return buf.data() + (past_line == 0 ? 0 : (64 - past_line) / sizeof(float));
 }
 
+#ifdef __AVX512F__
+/// r[j] <- column j of the 16 x 16 block whose rows are r: four rounds of shuffles (32, 64,
+/// 128, 256-bit pieces), 64 in all.
+[[gnu::always_inline]] inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved: 32-bit pieces
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4)  // 64-bit pieces
+    for (int k = 0; k < 2; ++k) {
+      const __m512d a = _mm512_castps_pd(t[i + k]), b = _mm512_castps_pd(t[i + k + 2]);
+      r[i + k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      r[i + k + 2] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  for (int i = 0; i < 16; i += 8)  // 128-bit pieces
+    for (int k = 0; k < 4; ++k) {
+      t[i + k] = _mm512_shuffle_f32x4(r[i + k], r[i + k + 4], 0x88);
+      t[i + k + 4] = _mm512_shuffle_f32x4(r[i + k], r[i + k + 4], 0xdd);
+    }
+  for (int k = 0; k < 8; ++k) {  // 256-bit pieces
+    r[k] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
+    r[k + 8] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
+  }
+  // The rounds leave the columns in this order (the middle two of every four swapped).
+  for (int i = 0; i < 16; i += 4) std::swap(r[i + 1], r[i + 2]);
+}
+
+#endif
+
+/// dst (cols x rows, row stride ldd) = src^T (rows x cols, row stride lds): with AVX-512, 16 x 16
+/// blocks in registers; element by element at the edges (and without).
+void transpose_into(const float* src, Index rows, Index cols, Index lds, float* dst, Index ldd) {
+  Index i0 = 0, j0 = 0;
+#ifdef __AVX512F__
+  for (; i0 + 16 <= rows; i0 += 16)
+    for (j0 = 0; j0 + 16 <= cols; j0 += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + (i0 + i) * lds + j0);
+      transpose16(r);
+      for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + (j0 + j) * ldd + i0, r[j]);
+    }
+#endif
+  for (Index i = 0; i < rows; ++i)
+    for (Index j = i < i0 ? j0 : 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
+
 /// V^T into this thread's aligned buffer, `width` floats a row, zero beyond V's rows: the batch
 /// along a vector (aligned, a decode of 16 rows went from 130 to 160 GFLOP/s). @param V (b, m)
 const float* transposed(const ConstMatrixRef& V, Index width) {
   thread_local std::vector<float> buffer;
-  const Index b = V.rows(), m = V.cols(), ldv = V.outerStride();
+  const Index b = V.rows(), m = V.cols();
   float* vt = aligned_block(buffer, m * width);
   std::fill_n(vt, m * width, 0.0f);
-  for (Index s = 0; s < b; ++s) {
-    const float* v = V.data() + s * ldv;
-    for (Index j = 0; j < m; ++j) vt[j * width + s] = v[j];
-  }
+  transpose_into(V.data(), b, m, V.outerStride(), vt, width);
   return vt;
 }
 
@@ -78,6 +126,23 @@ template <int R, int V, bool kPart>
     }
 }
 
+#ifdef __AVX512F__
+/// Stores the R x 16 V tile transposed: row l of out (stride ldo) gets the tile's column l,
+/// R floats; with kPart, only the rows from keep_from on.
+template <int R, int V, bool kPart>
+[[gnu::always_inline]] inline void store_tile_transposed(float* out, Index ldo, const L16::type (&acc)[R][V],
+                                                         int keep_from) {
+  for (int v = 0; v < V; ++v) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < R ? reinterpret_cast<const __m512&>(acc[i][v]) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int l = 0; l < 16; ++l)
+      if (!kPart || 16 * v + l >= keep_from)
+        _mm512_mask_storeu_ps(out + (16 * v + l) * ldo, static_cast<__mmask16>((1u << R) - 1), r[l]);
+  }
+}
+#endif
+
 /// f(V, c, keep_from) over the columns [0, m), m >= 16, in blocks of 16 V columns from c: of 48
 /// while they fit, then the rest as one block ending at m, which overlaps the block before and
 /// of which only the columns from keep_from on are new (and to be written).
@@ -104,7 +169,7 @@ void for_column_blocks(Index m, F&& f) {
 /// coefficients of its k, broadcast from A's rows. (Three vectors wide, the FMAs outnumber the
 /// loads, broadcasts included.) Out of line, like update_tile: inlined into the loops over
 /// tiles, GCC spilled the accumulators.
-template <int R, int V, bool kPart>
+template <int R, int V, bool kPart, bool kTransposed = false>
 [[gnu::noinline]] void column_tile(float* out, Index ldo, const float* A, Index lda, const float* M, Index ldm,
                                    Index n, int keep_from) {
   L16::type acc[R][V] = {};
@@ -116,6 +181,12 @@ template <int R, int V, bool kPart>
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) acc[r][v] += A[r * lda + k] * mv[v];
   }
+#ifdef __AVX512F__
+  if constexpr (kTransposed) {
+    store_tile_transposed<R, V, kPart>(out, ldo, acc, keep_from);
+    return;
+  }
+#endif
   store_tile<R, V, kPart>(out, ldo, acc, keep_from);
 }
 
@@ -177,37 +248,67 @@ template <int R, int V, bool kPart>
 
 }  // namespace
 
-void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M) {
+namespace {
+
+/// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
+/// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
+/// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at batch 32,
+/// whose layers (2 MB a thread) are not in L2 when a step comes to them, went from 270 to 285
+/// GFLOP/s so, against one tile of rows at a time across all of M. The last panel takes the
+/// rest (240 to 479 columns; all m when m < 480).
+template <bool kTransposed>
+void times_tiles(float* out, Index ldo, const ConstMatrixRef& A, const ConstMatrixRef& M) {
   const Index b = A.rows(), n = M.rows(), m = M.cols();
-  const Index lda = A.outerStride(), ldm = M.outerStride(), ldo = out.outerStride();
-  if (m < 16) {
-    out.noalias() = A * M;
-    return;
-  }
-  // Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M
-  // (n x 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at
-  // batch 32, whose layers (2 MB a thread) are not in L2 when a step comes to them, went from
-  // 270 to 285 GFLOP/s so, against one tile of rows at a time across all of M. The last panel
-  // takes the rest (240 to 479 columns; all m when m < 480).
+  const Index lda = A.outerStride(), ldm = M.outerStride();
   for (Index p0 = 0; p0 < m;) {
     const Index p1 = m - p0 < 2 * kPanel ? m : p0 + kPanel;
     for_tiles(b, [&](auto R, Index r0) {
       constexpr int kR = decltype(R)::value;
       for_column_blocks(p1 - p0, [&](auto V, Index c, int keep_from) {
         constexpr int kV = decltype(V)::value;
-        float* o = out.data() + r0 * ldo + p0 + c;
+        float* o = kTransposed ? out + (p0 + c) * ldo + r0 : out + r0 * ldo + p0 + c;
         const float* Ar = A.data() + r0 * lda;
         const float* Mc = M.data() + p0 + c;
-        if (keep_from == 0) column_tile<kR, kV, false>(o, ldo, Ar, lda, Mc, ldm, n, 0);
-        else column_tile<kR, kV, true>(o, ldo, Ar, lda, Mc, ldm, n, keep_from);
+        if (keep_from == 0) column_tile<kR, kV, false, kTransposed>(o, ldo, Ar, lda, Mc, ldm, n, 0);
+        else column_tile<kR, kV, true, kTransposed>(o, ldo, Ar, lda, Mc, ldm, n, keep_from);
       });
     });
     p0 = p1;
   }
 }
 
+}  // namespace
+
+void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M) {
+  if (M.cols() < 16) {
+    out.noalias() = A * M;
+    return;
+  }
+  times_tiles<false>(out.data(), out.outerStride(), A, M);
+}
+
 void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M) {
-  if (V.rows() <= 16)
+  const Index b = V.rows(), m = V.cols();
+#ifdef __AVX512F__
+  if (b > kShortBatch) {
+    // A longer batch along the vectors would not fit the registers: out^T = M V^T instead, the
+    // tiles' A B form with M's rows broadcast, each tile stored transposed (at 128 x 512 by
+    // 784 x 512: 176 GFLOP/s, where OpenBLAS's A B^T ran at 150).
+    thread_local std::vector<float> buffer;
+    const Index ld = (b + 15) / 16 * 16;
+    float* vt = aligned_block(buffer, m * ld);
+    transpose_into(V.data(), b, m, V.outerStride(), vt, ld);
+    times_tiles<true>(out.data(), out.outerStride(), M,
+                      Eigen::Map<const RowMatrixF, 0, Eigen::OuterStride<>>(vt, m, b, Eigen::OuterStride<>(ld)));
+    return;
+  }
+#else
+  if (b > kShortBatch) {  // (gemm does not come here without AVX-512)
+    out.noalias() = V * M.transpose();
+    return;
+  }
+#endif
+  if (b <= 16)
     times_transpose_rows<1>(out, V, M);
   else
     times_transpose_rows<2>(out, V, M);

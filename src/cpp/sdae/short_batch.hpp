@@ -4,7 +4,8 @@
 // short_rank_update hold tiles of 8 rows by 48 columns in registers (with AVX-512, in a release
 // build), so that FMAs outnumber loads, and load each weight once per 8 rows of the batch (from
 // L2, where a step keeps its block of W); short_times_transpose runs up to 32 rows of the batch
-// along its vectors. Sums run in a fixed order: the same inputs give the same bits.
+// along its vectors, and longer batches through short_times between two transposes. Sums run
+// in a fixed order: the same inputs give the same bits.
 #pragma once
 #include "sdae/types.hpp"
 
@@ -19,9 +20,10 @@ constexpr bool kShortTiles = true;
 constexpr bool kShortTiles = false;
 #endif
 
-/// gemm sends batches of kSmallBatch + 1 to this many rows to short_times_transpose...
+/// short_times_transpose runs batches of up to this many rows along its vectors...
 constexpr Index kShortBatch = 32;
-/// ... up to this many to short_times (it reads M once per tile of rows, from L2) ...
+/// ... gemm sends batches of kSmallBatch + 1 to this many rows to short_times and
+/// short_times_transpose (they read M once per tile of rows, from L2) ...
 constexpr Index kTimesRows = 128;
 /// ... and SGD updates from up to this many rows to short_rank_update: a tied dA step stacks
 /// its update's two terms, 2b rows (at 64 the update measured 174 GFLOP/s, OpenBLAS 176).
