@@ -45,6 +45,7 @@ class StepWorkspace {
   RowMatrixF DH_;                  // (2B, n_hidden): dLoss/d(encoder pre-activation), then H
   std::vector<RowMatrixF> Zpart_;  // per thread (B, n_in): its slice's share of H W'
   VectorF out_sum_;                // (n_in) dLoss/dZpre summed over the batch: c's gradient
+  VectorF hidden_sum_;             // (n_hidden) D1 summed over the batch: b's gradient
   std::vector<double> row_loss_;   // (threads * B)
   std::vector<Index> hidden_begin_;   // (threads + 1) slice bounds over hidden units
   std::vector<Index> feature_begin_;  // (threads + 1) slice bounds over input features

@@ -11,6 +11,7 @@
 #include "sdae/gemm.hpp"
 #include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
+#include "sdae/sum_rows.hpp"
 #include "sdae/threads.hpp"
 
 namespace sdae {
@@ -37,10 +38,13 @@ struct StackWorkspace {
   std::vector<RowMatrixF> A;  // A[0] input (corrupted), A[j+1] output of layer j
   RowMatrixF Y;               // targets of the batch
   RowMatrixF D, D_next;       // deltas
+  VectorF bias_sum;           // (widest layer) a bias's gradient: D summed over the batch
   std::vector<double> row_loss;
   StackWorkspace(const StackSpec& spec, Index B) : Y(B, spec.n_out()), row_loss(B) {
     A.emplace_back(B, spec.n_in());
-    for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
+    Index widest = 0;
+    for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out), widest = std::max(widest, d.n_out);
+    bias_sum.resize(widest);
   }
 };
 
@@ -120,12 +124,14 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
       ws.D_next.resize(b, d.n_in);
       gemm(ws.D_next, ws.D, false, M, true, 1.0f, 0.0f, scope.threads());
     }
+    auto bias_sum = ws.bias_sum.head(d.n_out);
+    sum_rows(ws.D, bias_sum);
     if (lr == 0.0f) {
       gemm(MatrixMap(grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f, scope.threads());
-      VectorMap(grad + o.bias[j], d.n_out).noalias() = ws.D.colwise().sum().transpose();
+      VectorMap(grad + o.bias[j], d.n_out) = bias_sum;
     } else {
       gemm(M, A, true, ws.D, false, -lr, 1.0f, scope.threads());
-      VectorMap(theta + o.bias[j], d.n_out).noalias() -= lr * ws.D.colwise().sum().transpose();
+      VectorMap(theta + o.bias[j], d.n_out) -= lr * bias_sum;
     }
     if (j == 0) break;
     const Activation below = spec.layers[j - 1].activation;
