@@ -166,7 +166,7 @@ double train_epoch(const LayerSpec& spec, const TrainSpec& train, VectorRef thet
     return loss;
   }
   ThreadScope scope(train.num_threads);
-  StepWorkspace ws(spec, std::min(train.batch_size, N), train.num_threads);
+  StepWorkspace ws(spec, std::min(train.batch_size, N), train.num_threads, /*double_buffered=*/true);
   VectorF grad(train.optimizer.kind == Optimizer::sgd ? 0 : spec.size());
   double total = 0.0;
   for_each_minibatch(

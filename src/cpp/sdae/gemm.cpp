@@ -31,8 +31,8 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   // A batch on the left: the register tiles, which read B where it lies (see short_batch.hpp).
   // Against OpenBLAS on one core at (b, 784) x (784, 500): C = A B 179 against 117 GFLOP/s at
   // 32 rows and 173 against 159 at 128 (a dA step at batch 128: 285 -> 307 GFLOP/s); C = A B^T
-  // 142 against 97 at 32 rows, and from 33 rows, transposed into the A B form, 181 against 117
-  // at 48 and 176 against 150 at 128 (at (b, 512) x (784, 512)^T).
+  // 142 against 97 at 32 rows, and from 33 rows, in the transposed A B form, 182 against 117
+  // at 48 and 181 against 150 at 128 (at (b, 512) x (784, 512)^T).
   const bool tiles = kShortTiles && !ta && alpha == 1.0f && beta == 0.0f && n >= 16 && m > kSmallBatch;
   if (tiles && !tb && m <= kTimesRows) {
     short_times(C, A, B);

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "sdae/activations.hpp"
@@ -56,11 +57,11 @@ void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool
 
 }  // namespace
 
-StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads)
+StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads, bool double_buffered)
     : max_batch_(max_batch),
       threads_(step_threads(spec, max_batch, num_threads)),
-      X_{RowMatrixF(max_batch, spec.n_in), RowMatrixF(max_batch, spec.n_in)},
-      XD_{RowMatrixF(2 * max_batch, spec.n_in), RowMatrixF(2 * max_batch, spec.n_in)},
+      X_{RowMatrixF(max_batch, spec.n_in), RowMatrixF(double_buffered ? max_batch : 0, spec.n_in)},
+      XD_{RowMatrixF(2 * max_batch, spec.n_in), RowMatrixF(double_buffered ? 2 * max_batch : 0, spec.n_in)},
       DH_(2 * max_batch, spec.n_hidden),
       Zpart_(threads_, RowMatrixF(max_batch, spec.n_in)),
       out_sum_(spec.n_in),
@@ -86,7 +87,8 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
   MatrixMap gWd(g + spec.offset_Wd(), spec.tied ? 0 : n_h, spec.tied ? 0 : n_in);
 
   const int rows = ws.filling_;  // this step's rows; the next batch's go to the other buffer
-  ws.filling_ ^= 1;
+  if (ws.double_buffered()) ws.filling_ ^= 1;
+  else if (next != nullptr) throw std::logic_error("minibatch_step: a next batch needs a double-buffered workspace");
   auto X = ws.X_[rows].topRows(b);
   auto XD = ws.XD_[rows].topRows(2 * b);  // [Xt; D2]: one product updates W from both terms (tied)
   auto Xt = ws.XD_[rows].topRows(b);
@@ -117,8 +119,8 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     for (Index i = 0; i < b; ++i) {
       for (int u = 0; u < T; ++u) shares[u] = ws.Zpart_[u].row(i).data() + k0;
       ws.row_loss_[static_cast<size_t>(s) * ws.max_batch_ + i] =
-          output_segment(shares, cbias.data() + k0, X.row(i).data() + k0, D2.row(i).data() + k0, csum.data(), kw,
-                         loss, spec.decoder, backward, inv_b);
+          output_segment(shares.data(), T, cbias.data() + k0, X.row(i).data() + k0, D2.row(i).data() + k0,
+                         csum.data(), kw, loss, spec.decoder, backward, inv_b);
     }
     if (backward) apply(mode, lr, cbias.segment(k0, kw), gc.segment(k0, kw), csum);
   };
@@ -160,9 +162,10 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     // thread then takes several slices, so every slice is done, in the same way, whatever the team.
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     errors.run([&] { for (int s = t; s < T; s += nt) encode_slice(s); });
-    // The slices rarely take the same time: whoever is done first fills rows of the next batch,
-    // which thread 0 used to gather alone between steps while the others waited.
-    if (next != nullptr) errors.run([&] { next->help(); });
+    // The slices rarely take the same time: whoever is done first fills rows of the next batch
+    // (which the epoch loop used to gather between steps, while the team waited: on thread 0
+    // alone below 2^15 values). A team of one leaves them to the epoch loop's team.
+    if (next != nullptr && nt > 1) errors.run([&] { next->help(); });
 #pragma omp barrier
     errors.run([&] { for (int s = t; s < T; s += nt) loss_slice(s); });
 #pragma omp barrier

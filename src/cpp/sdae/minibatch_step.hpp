@@ -19,12 +19,12 @@ enum class StepMode {
 };
 
 /// Buffers of a minibatch step, sized once per call and reused across batches. The caller fills
-/// clean(b) and corrupted(b) before each step. They are double-buffered: a step trains on the
-/// rows filled before it, while the next batch's rows may be filled (through the same accessors)
-/// during it.
+/// clean(b) and corrupted(b) before each step. Double-buffered (for an epoch), a step trains on
+/// the rows filled before it while the next batch's are filled, through the same accessors,
+/// into the other buffer.
 class StepWorkspace {
  public:
-  StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads);
+  StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads, bool double_buffered = false);
 
   /// The clean rows of the batch being filled, of b rows. (b, n_in)
   MatrixRef clean(Index b) { return X_[filling_].topRows(b); }
@@ -33,6 +33,7 @@ class StepWorkspace {
   /// Row i of the clean and of the corrupted batch being filled. (n_in)
   float* clean_row(Index i) { return X_[filling_].row(i).data(); }
   float* corrupted_row(Index i) { return XD_[filling_].row(i).data(); }
+  bool double_buffered() const { return X_[1].rows() > 0; }
 
  private:
   friend double minibatch_step(const LayerSpec&, Loss, float*, Index, StepMode, float, float*, StepWorkspace&,

@@ -35,8 +35,10 @@ void for_each_minibatch(Index N, Index batch_size, Index n_in, std::uint64_t see
   };
   auto finish = [&](NextBatch& batch, Index rows) {
     if (!batch.pending()) return;
+    ParallelErrors errors;
 #pragma omp parallel num_threads(scope.for_elements(rows * n_in))
-    batch.help();
+    errors.run([&] { batch.help(); });
+    errors.rethrow();
   };
   StopPoller poller(should_stop);
   finish(*batch_from(0), B);

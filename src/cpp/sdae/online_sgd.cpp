@@ -37,7 +37,6 @@ constexpr long kSplitWeights = 1L << 17;
 /// N floats as an Eigen array (used through Maps), for the loss: Eigen vectorises its exp and log.
 template <int N>
 using Lane = Eigen::Array<float, N, 1>;
-using ArrayF = Eigen::Array<float, Eigen::Dynamic, 1>;
 
 /// Float rows padded to whole cache lines, page aligned, zeroed: the loops below then take
 /// whole, aligned 16-float chunks (a load that straddles two cache lines costs two).
@@ -283,8 +282,9 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
           }
         });
         const Index n = j1 - j0;
-        loss[16 * s] += segment_loss(Eigen::Map<ArrayF>(pre.data() + j0, n), Eigen::Map<const ArrayF>(x + j0, n),
-                                     train.loss, spec.decoder, false, 1.0f);
+        const float* slice_pre = pre.data() + j0;
+        loss[16 * s] += output_segment(&slice_pre, 1, nullptr, x + j0, nullptr, nullptr, n, train.loss, spec.decoder,
+                                       false, 1.0f);
       });
       // Thread 0 alone writes stop[buf] before the barrier; every thread reads it after. A
       // failure elsewhere in this pass shows at the next step (or after the loop).

@@ -186,6 +186,8 @@ template <int R, int V, bool kPart, bool kTransposed = false>
     store_tile_transposed<R, V, kPart>(out, ldo, acc, keep_from);
     return;
   }
+#else
+  static_assert(!kTransposed, "transposed stores need AVX-512");
 #endif
   store_tile<R, V, kPart>(out, ldo, acc, keep_from);
 }

@@ -1,11 +1,12 @@
 // Products for short batches (see the limits below): register tiles that read the weight block
 // where it lies. Eigen's GEMM repacks the weights for every call, and with 16 rows the repacking
 // took as long as the arithmetic (half of a batch-16 step). Here short_times and
-// short_rank_update hold tiles of 8 rows by 48 columns in registers (with AVX-512, in a release
-// build), so that FMAs outnumber loads, and load each weight once per 8 rows of the batch (from
-// L2, where a step keeps its block of W); short_times_transpose runs up to 32 rows of the batch
-// along its vectors, and longer batches through short_times between two transposes. Sums run
-// in a fixed order: the same inputs give the same bits.
+// short_rank_update hold tiles of 8 rows by 48 columns in registers (with AVX-512), so that
+// FMAs outnumber loads, and load each weight once per 8 rows of the batch (from L2, where a
+// step keeps its block of W); short_times_transpose runs up to 32 rows of the batch along its
+// vectors, and longer batches as out^T = M V^T through the same tiles as short_times (V
+// transposed first, each tile transposed as it is stored). Sums run in a fixed order: the same
+// inputs give the same bits.
 #pragma once
 #include "sdae/types.hpp"
 
