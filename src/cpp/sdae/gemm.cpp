@@ -34,12 +34,8 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   // 142 against 97 at 32 rows, and from 33 rows, in the transposed A B form, 182 against 117
   // at 48 and 181 against 150 at 128 (at (b, 512) x (784, 512)^T).
   const bool tiles = kShortTiles && !ta && alpha == 1.0f && beta == 0.0f && n >= 16 && m > kSmallBatch;
-  if (tiles && !tb && m <= kTimesRows) {
-    short_times(C, A, B);
-    return;
-  }
-  if (tiles && tb && m <= kTimesRows) {
-    short_times_transpose(C, A, B);
+  if (tiles && m <= kTimesRows) {
+    tb ? short_times_transpose(C, A, B) : short_times(C, A, B);
     return;
   }
   // An SGD update from a short batch, C += alpha A^T B with A and B of k <= 64 rows: one pass

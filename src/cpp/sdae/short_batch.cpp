@@ -82,13 +82,14 @@ void transpose_into(const float* src, Index rows, Index cols, Index lds, float* 
     for (Index j = i < i0 ? j0 : 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
 }
 
-/// V^T into this thread's aligned buffer, `width` floats a row, zero beyond V's rows: the batch
-/// along a vector (aligned, a decode of 16 rows went from 130 to 160 GFLOP/s). @param V (b, m)
+/// V^T into this thread's aligned buffer, `width` >= b floats a row, zero beyond V's rows: the
+/// batch along a vector (aligned, a decode of 16 rows went from 130 to 160 GFLOP/s).
+/// @param V (b, m)
 const float* transposed(const ConstMatrixRef& V, Index width) {
   thread_local std::vector<float> buffer;
   const Index b = V.rows(), m = V.cols();
   float* vt = aligned_block(buffer, m * width);
-  std::fill_n(vt, m * width, 0.0f);
+  if (b < width) std::fill_n(vt, m * width, 0.0f);
   transpose_into(V.data(), b, m, V.outerStride(), vt, width);
   return vt;
 }
@@ -248,10 +249,6 @@ template <int R, int V, bool kPart>
   store_tile<R, V, kPart>(M, ldm, acc, keep_from);
 }
 
-}  // namespace
-
-namespace {
-
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
 /// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
 /// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at batch 32,
@@ -293,16 +290,13 @@ void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMa
   const Index b = V.rows();
 #ifdef __AVX512F__
   if (b > kShortBatch) {
-    const Index m = V.cols();
     // A longer batch along the vectors would not fit the registers: out^T = M V^T instead, the
     // tiles' A B form with M's rows broadcast, each tile stored transposed (at 128 x 512 by
     // 784 x 512: 181 GFLOP/s, where OpenBLAS's A B^T ran at 150).
-    thread_local std::vector<float> buffer;
     const Index ld = (b + 15) / 16 * 16;
-    float* vt = aligned_block(buffer, m * ld);
-    transpose_into(V.data(), b, m, V.outerStride(), vt, ld);
     times_tiles<true>(out.data(), out.outerStride(), M,
-                      Eigen::Map<const RowMatrixF, 0, Eigen::OuterStride<>>(vt, m, b, Eigen::OuterStride<>(ld)));
+                      Eigen::Map<const RowMatrixF, 0, Eigen::OuterStride<>>(transposed(V, ld), V.cols(), b,
+                                                                            Eigen::OuterStride<>(ld)));
     return;
   }
 #else

@@ -33,6 +33,13 @@ Offsets offsets_of(const StackSpec& spec) {
   return o;
 }
 
+/// The most outputs of any layer of the chain.
+Index widest_output(const StackSpec& spec) {
+  Index widest = 0;
+  for (const DenseSpec& d : spec.layers) widest = std::max(widest, d.n_out);
+  return widest;
+}
+
 /// Activations of every layer for one batch, reused across batches.
 struct StackWorkspace {
   std::vector<RowMatrixF> A;  // A[0] input (corrupted), A[j+1] output of layer j
@@ -40,11 +47,9 @@ struct StackWorkspace {
   RowMatrixF D, D_next;       // deltas
   VectorF bias_sum;           // (widest layer) a bias's gradient: D summed over the batch
   std::vector<double> row_loss;
-  StackWorkspace(const StackSpec& spec, Index B) : Y(B, spec.n_out()), row_loss(B) {
+  StackWorkspace(const StackSpec& spec, Index B) : Y(B, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B) {
     A.emplace_back(B, spec.n_in());
-    Index widest = 0;
-    for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out), widest = std::max(widest, d.n_out);
-    bias_sum.resize(widest);
+    for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
   }
 };
 
@@ -197,8 +202,7 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
   // depend on the thread count.
   const Index panel = 512;
   const Index panels = (X.rows() + panel - 1) / panel;
-  Index widest = 0;
-  for (const DenseSpec& d : spec.layers) widest = std::max(widest, d.n_out);
+  const Index widest = widest_output(spec);
   if (panels == 0) return;
   ThreadScope scope(num_threads);
   const ThreadScope one(1);
