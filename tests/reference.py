@@ -100,8 +100,10 @@ def stack_unpack(theta, dims):
     return out
 
 
-def stack_forward(theta, dims, acts, loss_kind, X):
-    """All activations [X, A1, ..., output]; softmax on the last layer for "nll"."""
+def stack_forward(theta, dims, acts, loss_kind, X, masks=None, before_masks=None):
+    """All activations [X, A1, ..., output]; softmax on the last layer for "nll". masks: one
+    (rows, n_out) array per hidden layer that multiplies its output (dropout: 0 or 1/(1-p));
+    before_masks, if a list, receives each hidden layer's output before its mask."""
     A = [np.asarray(X, np.float64)]
     params = stack_unpack(theta, dims)
     for j, (M, bias) in enumerate(params):
@@ -111,11 +113,16 @@ def stack_forward(theta, dims, acts, loss_kind, X):
             A.append(E / E.sum(axis=1, keepdims=True))
         else:
             A.append(act(Z, acts[j]))
+        if j < len(params) - 1:
+            if before_masks is not None:
+                before_masks.append(A[-1])
+            if masks is not None:
+                A[-1] = A[-1] * masks[j]
     return A
 
 
-def stack_loss(theta, dims, acts, loss_kind, X, Y):
-    P = stack_forward(theta, dims, acts, loss_kind, X)[-1]
+def stack_loss(theta, dims, acts, loss_kind, X, Y, masks=None):
+    P = stack_forward(theta, dims, acts, loss_kind, X, masks)[-1]
     Y = np.asarray(Y, np.float64)
     if loss_kind == "nll":
         rows = -np.sum(Y * np.log(P), axis=1)
@@ -126,8 +133,9 @@ def stack_loss(theta, dims, acts, loss_kind, X, Y):
     return float(rows.mean())
 
 
-def stack_gradient(theta, dims, acts, loss_kind, X, Y):
-    A = stack_forward(theta, dims, acts, loss_kind, X)
+def stack_gradient(theta, dims, acts, loss_kind, X, Y, masks=None):
+    unmasked = []
+    A = stack_forward(theta, dims, acts, loss_kind, X, masks, unmasked)
     params = stack_unpack(theta, dims)
     Y = np.asarray(Y, np.float64)
     B = len(Y)
@@ -140,5 +148,7 @@ def stack_gradient(theta, dims, acts, loss_kind, X, Y):
         M, _ = params[j]
         grads[j] = (A[j].T @ D, D.sum(axis=0))
         if j:
-            D = (D @ M.T) * act_grad(A[j], acts[j - 1])
+            D = (D @ M.T) * act_grad(unmasked[j - 1], acts[j - 1])
+            if masks is not None:
+                D = D * masks[j - 1]
     return np.concatenate([np.concatenate([gM.ravel(), gb]) for gM, gb in grads])

@@ -162,3 +162,74 @@ def test_bad_stacks_are_refused():
     with pytest.raises(ValueError, match="Y: expected"):
         _core.stack_loss_and_gradient(spec, theta, np.zeros((3, 9), np.float32), np.zeros((2, 4), np.float32),
                                       np.zeros_like(theta), 1)
+
+
+def dropout_masks(dims, seed, epoch, rows, p):
+    """One (len(rows), n_out) mask per hidden layer: 0 where the core drops a unit, 1/(1-p) where it keeps it."""
+    return [np.array([_core.dropout_keeps(seed, epoch, r, j, n_out, p) for r in rows], np.float64) / (1 - p)
+            for j, (_, n_out) in enumerate(dims[:-1])]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case,B,optimizer", [("softmax", 4, "sgd"), ("unrolled-wide", 12, "sgd"),
+                                              ("unrolled-big", 32, "sgd"), ("softmax", 8, "momentum")])
+def test_dropout_epoch_matches_reference_replay(threads, case, B, optimizer):
+    """Hidden units dropped per row (the core's keys), the kept ones scaled by 1/(1-p); no
+    gradient through a dropped unit; the derivative taken at the unit's own output."""
+    spec, theta, dims, acts, loss = build(case)
+    theta *= 0.3  # unsaturated outputs: the core clamps the cross-entropy's logs near 0 and 1, the reference not
+    X, Y = batch(case, rows=3 * B + 1, seed=4)
+    seed, epoch, lr, p = 7, 1, 0.1, 0.4
+    train = _core.StackTrainSpec(dropout=p, lr=lr, batch_size=B, seed=seed, num_threads=threads,
+                                 optimizer=getattr(_core.Optimizer, optimizer))
+    expected = theta.astype(np.float64)
+    m = np.zeros_like(theta) if optimizer == "momentum" else np.zeros(0, np.float32)
+    velocity = np.zeros_like(expected)
+    mean_loss, steps = _core.stack_train_epoch(spec, train, theta, m, np.zeros(0, np.float32), 0, X, Y, epoch)
+    order = _core.shuffled_rows(len(X), seed, epoch)
+    total = 0.0
+    for start in range(0, len(X), B):
+        rows = order[start:start + B]
+        masks = dropout_masks(dims, seed, epoch, rows, p)
+        total += ref.stack_loss(expected, dims, acts, loss, X[rows], Y[rows], masks) * len(rows)
+        grad = ref.stack_gradient(expected, dims, acts, loss, X[rows], Y[rows], masks)
+        if optimizer == "momentum":
+            velocity = 0.9 * velocity - lr * grad
+            expected = expected + velocity
+        else:
+            expected = expected - lr * grad
+    assert steps == 4
+    assert mean_loss == pytest.approx(total / len(X), rel=1e-4)
+    np.testing.assert_allclose(theta, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_gradient_matches_finite_differences_for_fixed_masks():
+    """The reference's masked backprop, which the replay above trusts, against finite differences."""
+    _, theta, dims, acts, loss = build("softmax", seed=2)
+    theta = theta.astype(np.float64)
+    X, Y = batch("softmax", rows=4, seed=3)
+    masks = dropout_masks(dims, 3, 0, range(4), 0.3)
+    analytic = ref.stack_gradient(theta, dims, acts, loss, X, Y, masks)
+    numeric = np.empty_like(theta)
+    for i in range(theta.size):
+        up, down = theta.copy(), theta.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        numeric[i] = (ref.stack_loss(up, dims, acts, loss, X, Y, masks)
+                      - ref.stack_loss(down, dims, acts, loss, X, Y, masks)) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_masks_drop_the_asked_fraction_independently():
+    keep = np.array([_core.dropout_keeps(1, 0, r, 0, 1000, 0.3) for r in range(200)])
+    assert abs(keep.mean() - 0.7) < 0.01
+    other_layer = np.array([_core.dropout_keeps(1, 0, r, 1, 1000, 0.3) for r in range(200)])
+    other_epoch = np.array([_core.dropout_keeps(1, 1, r, 0, 1000, 0.3) for r in range(200)])
+    for other in (other_layer, other_epoch):  # independent draws agree on 0.7^2 + 0.3^2 of the units
+        assert abs(np.mean(keep == other) - 0.58) < 0.01
+    assert np.all(_core.dropout_keeps(1, 0, 5, 0, 100, 0.0))
+
+
+def test_dropout_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="dropout must be in"):
+        _core.StackTrainSpec(dropout=1.0)

@@ -209,17 +209,31 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_out", &StackSpec::n_out);
 
   py::class_<StackTrainSpec>(mod, "StackTrainSpec")
-      .def(py::init([](NoiseType noise, float noise_level, float noise_low, float noise_high, Optimizer optimizer,
-                       float lr, float momentum, float beta1, float beta2, float eps, Index batch_size,
-                       std::uint64_t seed, int num_threads) {
-             return training_spec<StackTrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
-                                                  OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps},
-                                                  batch_size, seed, num_threads);
+      .def(py::init([](NoiseType noise, float noise_level, float noise_low, float noise_high, float dropout,
+                       Optimizer optimizer, float lr, float momentum, float beta1, float beta2, float eps,
+                       Index batch_size, std::uint64_t seed, int num_threads) {
+             if (!(dropout >= 0.0f && dropout < 1.0f))
+               throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(dropout));
+             auto t = training_spec<StackTrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
+                                                    OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps},
+                                                    batch_size, seed, num_threads);
+             t.dropout = dropout;
+             return t;
            }),
            py::kw_only(), py::arg("noise") = NoiseType::none, py::arg("noise_level") = 0.0f,
-           py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f, py::arg("optimizer") = Optimizer::sgd,
-           py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
-           py::arg("eps") = 1e-8f, py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("num_threads") = 0);
+           py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f, py::arg("dropout") = 0.0f,
+           py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f,
+           py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f, py::arg("batch_size") = 32,
+           py::arg("seed") = 0, py::arg("num_threads") = 0);
+
+  mod.def("dropout_keeps", [](std::uint64_t seed, std::uint64_t epoch, std::uint64_t row, Index layer, Index n,
+                              float dropout) {
+    std::vector<bool> keep(static_cast<size_t>(n));
+    const std::uint64_t key = row_noise_key(seed, epoch, row);
+    for (Index u = 0; u < n; ++u) keep[static_cast<size_t>(u)] = dropout_keeps(key, layer, u, dropout);
+    return keep;
+  }, py::arg("seed"), py::arg("epoch"), py::arg("row"), py::arg("layer"), py::arg("n"), py::arg("dropout"),
+     "Which of the n units of hidden layer `layer` fine-tuning keeps for sample `row` in `epoch`.");
 
   mod.def("stack_forward", [](const StackSpec& spec, InVector theta, InMatrix X, OutMatrix out, int num_threads) {
     py::gil_scoped_release nogil;

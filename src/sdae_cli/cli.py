@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .defaults import FINETUNE, PRETRAIN
 from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
@@ -34,7 +35,8 @@ def cli(ctx):
               help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
 @click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
               help="masking, gaussian or salt-pepper: one, or one per layer.")
-@click.option("--epochs", default=15, show_default=True, type=int)
+@click.option("--epochs", default=str(PRETRAIN["epochs"]), show_default=True, callback=int_list,
+              help="Epochs per layer: one, or one per layer (0 keeps a layer's random initial weights).")
 @click.option("--loss", default="auto", show_default=True, type=click.Choice(["auto", "cross-entropy", "mse"]))
 @click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "sigmoid", "linear"]))
 @click.option("--activation", default="sigmoid", show_default=True, callback=choice_list(ACTIVATIONS),
@@ -43,11 +45,11 @@ def cli(ctx):
 @click.option("--scale", default="auto", show_default=True,
               type=click.Choice(["auto", "minmax", "standard", "none"]))
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint, on the same DATA.")
-@training_options
+@training_options(PRETRAIN)
 @click.pass_context
-def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, loss,
-             decoder, activation, untied, scale, valid_split, seed, threads, key, checkpoint_path, checkpoint_every,
-             resume_path, quiet):
+def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, lr_schedule,
+             lr_decay, lr_final, loss, decoder, activation, untied, scale, valid_split, seed, threads, key,
+             checkpoint_path, checkpoint_every, resume_path, quiet):
     """Train the stack layer by layer on DATA (.npy, .npz, .csv, .tsv, .txt, or - for stdin)."""
     from .data import read_matrix
     from .pretraining import PretrainConfig, pretrain as run_pretrain
@@ -62,7 +64,8 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
     settings = dict(
         layers=layers, noise=noise, noise_type=noise_type, activation=activation, loss=loss, decoder=decoder,
         tied=not untied, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-        scale=scale, valid_split=valid_split, seed=seed, threads=threads,
+        lr_schedule=lr_schedule, lr_decay=lr_decay, lr_final=lr_final, scale=scale, valid_split=valid_split,
+        seed=seed, threads=threads,
     )
     if resume_path is not None:  # the checkpoint's settings, except those given on this command line
         saved = checkpoint.load(resume_path, "pretrain")[0]["config"]
@@ -134,19 +137,25 @@ def check_finetune_options(params: dict) -> None:
               help="classify (with labels; the default) or reconstruct (the unrolled autoencoder).")
 @click.option("--clean", "clean_path", help="reconstruct: clean rows paired with DATA's noisy ones.")
 @click.option("-o", "--output", help="Tuned model file (default: <model stem>.tuned.sdae.npz here).")
-@click.option("--epochs", default=50, show_default=True, type=int)
+@click.option("--epochs", default=FINETUNE["epochs"], show_default=True, type=int)
 @click.option("--valid", "valid_path", help="Validation rows (instead of --valid-split).")
 @click.option("--valid-labels", "valid_labels_path", help="Labels of --valid.")
 @click.option("--patience", default=10, show_default=True, type=int,
-              help="Stop after this many epochs without a better validation loss.")
+              help="Stop after this many epochs without a better validation figure (--monitor).")
+@click.option("--monitor", type=click.Choice(["error", "loss"]),
+              help="The validation figure that picks the kept epoch and drives --patience (default: error to "
+                   "classify, loss to reconstruct).")
 @click.option("--noise", type=float, help="Input corruption while fine-tuning (reconstruct: default the model's).")
 @click.option("--noise-type", type=click.Choice(NOISE_TYPES))
+@click.option("--dropout", default=0.0, show_default=True, type=float,
+              help="Fraction of every hidden layer's units dropped at random for each training row.")
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint (same DATA and labels).")
-@training_options
+@training_options(FINETUNE)
 @click.pass_context
 def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
-             optimizer, momentum, valid_split, valid_path, valid_labels_path, patience, noise, noise_type, seed,
-             threads, key, checkpoint_path, checkpoint_every, resume_path, quiet):
+             optimizer, momentum, lr_schedule, lr_decay, lr_final, valid_split, valid_path, valid_labels_path,
+             patience, monitor, noise, noise_type, dropout, seed, threads, key, checkpoint_path, checkpoint_every,
+             resume_path, quiet):
     """Fine-tune the whole stack on DATA: with labels (a softmax on top), or to reconstruct."""
     from .data import read_matrix
     from .finetuning import FinetuneConfig, finetune_reconstruct, finetune_supervised
@@ -159,8 +168,9 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     target = target or "classify"
     chain: Chain = ctx.ensure_object(Chain)
     settings = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-                    valid_split=valid_split, patience=patience, noise=noise, noise_type=noise_type, seed=seed,
-                    threads=threads)
+                    lr_schedule=lr_schedule, lr_decay=lr_decay, lr_final=lr_final, valid_split=valid_split,
+                    patience=patience, monitor=monitor, noise=noise, noise_type=noise_type, dropout=dropout,
+                    seed=seed, threads=threads)
     if resume_path is not None:  # the model and settings the checkpoint started from
         model = base_model(resume_path)
         saved = checkpoint.load(resume_path, "finetune")[0]["config"]
@@ -193,12 +203,9 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     checkpoint.remove(saving.path)
     chain.model, chain.model_name = tuned, output
     if not quiet:
-        history = tuned.finetuning["history"]
-        best = min((r for r in history if r["valid"] is not None), key=lambda r: r["valid"], default=history[-1])
-        summary = f", kept epoch {best['epoch']}"
-        if best.get("valid_error") is not None:
-            summary += f": validation error {100 * best['valid_error']:.2f}%"
-        click.echo(f"wrote model {output} ({target}{summary})", err=True)
+        from .report import kept_epoch_summary
+
+        click.echo(f"wrote model {output} ({target}; {kept_epoch_summary(tuned.finetuning)})", err=True)
 
 
 finetune.callback.check_options = check_finetune_options

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from .defaults import lr_help
+
 NOISE_TYPES = ("masking", "gaussian", "salt-pepper")
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
@@ -163,20 +165,32 @@ inference_options = compose(
     format_option, threads_option, key_option,
 )
 
-# What pretrain and finetune share (each adds its own --epochs, -o and --resume).
-training_options = compose(
-    click.option("--batch-size", default=32, show_default=True, type=int),
-    click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001)."),
-    click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"])),
-    click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
-    click.option("--valid-split", default=0.1, show_default=True, type=float, help="Fraction of rows held out."),
-    click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1)),
-    threads_option, key_option,
-    click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz)."),
-    click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
-                 help="Save progress every N epochs (0: only at finished layers, on interruption or divergence)."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr."),
-)
+def training_options(defaults: dict):
+    """What pretrain and finetune share (each adds its own --epochs, -o and --resume), with the
+    command's defaults (defaults.py)."""
+    return compose(
+        click.option("--batch-size", default=32, show_default=True, type=int),
+        click.option("--lr", type=float, help=lr_help(defaults)),
+        click.option("--optimizer", default=defaults["optimizer"], show_default=True,
+                     type=click.Choice(["sgd", "momentum", "adam"])),
+        click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
+        click.option("--lr-schedule", default=defaults["lr_schedule"], show_default=True,
+                     type=click.Choice(["constant", "exponential", "cosine", "linear"]),
+                     help="Learning rate per epoch: constant; exponential (lr * decay^epoch); cosine or linear "
+                          "(from lr down to lr * final on the last epoch)."),
+        click.option("--lr-decay", default=0.95, show_default=True, type=float,
+                     help="exponential: the factor applied to the learning rate after each epoch."),
+        click.option("--lr-final", default=0.01, show_default=True, type=float,
+                     help="cosine, linear: the last epoch's learning rate, as a fraction of --lr."),
+        click.option("--valid-split", default=defaults["valid_split"], show_default=True, type=float,
+                     help="Fraction of rows held out."),
+        click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1)),
+        threads_option, key_option,
+        click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz)."),
+        click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
+                     help="Save progress every N epochs (0: only at finished layers, on interruption or divergence)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr."),
+    )
 
 
 def given_on_command_line(ctx: click.Context) -> set[str]:

@@ -9,35 +9,49 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import _core, checkpoint
+from .defaults import FINETUNE
 from .errors import ConfigError, DataError, SdaeError, TrainingError
 from .layer import CORE_NOISE, CORE_OPTIMIZER, NOISE_TYPES, aligned_zeros
 from .model import SDAE
 from .pretraining import Reporter, check_noise, check_training, validation_rows
 from .scaling import check_finite
+from .schedule import epoch_lr
 from .stack import classifier_stack, unrolled_stack, write_back_classifier, write_back_unrolled
+
+MONITORS = ("error", "loss", None)
+
 
 @dataclass
 class FinetuneConfig:
-    epochs: int = 50
+    epochs: int = FINETUNE["epochs"]
     batch_size: int = 32
-    optimizer: str = "sgd"
-    lr: float | None = None  # None: the optimizer's default
+    optimizer: str = FINETUNE["optimizer"]
+    lr: float | None = None  # None: the optimizer's default (defaults.py)
     momentum: float = 0.9
-    valid_split: float = 0.1
+    lr_schedule: str = FINETUNE["lr_schedule"]  # over `epochs`; see schedule.py
+    lr_decay: float = 0.95
+    lr_final: float = 0.01
+    valid_split: float = FINETUNE["valid_split"]
     patience: int = 10  # epochs without a better validation figure before stopping
+    monitor: str | None = None  # the figure that keeps an epoch: None is "error" to classify, else "loss"
     noise: float | None = None  # reconstruct: input corruption (None: the input layer's)
     noise_type: str | None = None
+    dropout: float = 0.0  # fraction of every hidden layer's units dropped for each training row
     seed: int = 0
     threads: int = 0
 
     def __post_init__(self) -> None:
-        check_training(self)
+        check_training(self, FINETUNE["lr"])
         if not self.patience > 0:
             raise ConfigError("patience", f"must be > 0, got {self.patience}")
+        if self.monitor not in MONITORS:
+            raise ConfigError("monitor", f"{self.monitor!r} is not one of {', '.join(m for m in MONITORS if m)}")
         if self.noise_type is not None and self.noise_type not in NOISE_TYPES:
             raise ConfigError("noise-type", f"{self.noise_type!r} is not one of {', '.join(NOISE_TYPES)}")
         if self.noise is not None:
             check_noise(self.noise_type, self.noise)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout", f"must be a fraction in [0, 1), got {self.dropout}")
 
 
 def class_indices(labels: np.ndarray, source: str) -> tuple[list, np.ndarray]:
@@ -93,11 +107,14 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
         return loss, float(np.mean(P.argmax(axis=1) != valid_y))
 
     noise_type, level = config.noise_type or ("masking" if config.noise else "none"), config.noise or 0.0
+    monitor = config.monitor or "error"
     saver = Saver(checkpointing, model, train_X, targets, config, {"target": "classify", "classes": classes})
-    history = run(spec, theta, train_X, targets, CORE_NOISE[noise_type], level, config, validate, reporter,
-                  f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", "valid", saver, resume)
+    history, kept = run(spec, theta, train_X, targets, CORE_NOISE[noise_type], level, config, validate, reporter,
+                        f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", monitor, saver,
+                        resume)
     write_back_classifier(tuned, theta)
-    tuned.finetuning = {"target": "classify", "settings": asdict(config), "history": history}
+    tuned.finetuning = {"target": "classify", "settings": asdict(config), "monitor": monitor, "kept_epoch": kept,
+                        "history": history}
     return tuned
 
 
@@ -107,6 +124,8 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
     """A new model: the unrolled encoder-decoder trained end to end to reconstruct its input from
     a corrupted copy, or, with `clean`, to map the noisy rows X to their clean counterparts."""
     reporter = reporter or Reporter()
+    if config.monitor == "error":
+        raise ConfigError("monitor", "reconstruct has no classification error; use --monitor loss")
     data = prepared(model, X, source)
     if clean is not None:
         if clean.shape != X.shape:
@@ -144,11 +163,13 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
     sizes = model.sizes
     saver = Saver(checkpointing, model, train_X, train_Y, config,
                   {"target": "reconstruct", "paired": clean is not None})
-    history = run(spec, theta, train_X, train_Y, CORE_NOISE[noise_type], level, config, validate, reporter,
-                  f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "valid", saver, resume)
+    history, kept = run(spec, theta, train_X, train_Y, CORE_NOISE[noise_type], level, config, validate, reporter,
+                        f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "loss", saver,
+                        resume)
     write_back_unrolled(tuned, theta)
     tuned.finetuning = {"target": "reconstruct", "paired": clean is not None, "noise_type": noise_type,
-                        "noise_level": level, "settings": asdict(config), "history": history}
+                        "noise_level": level, "settings": asdict(config), "monitor": "loss", "kept_epoch": kept,
+                        "history": history}
     return tuned
 
 
@@ -223,12 +244,19 @@ def base_model(path: str) -> SDAE:
 
 
 def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, reporter: Reporter, label: str,
-        criterion: str, saver: Saver, resume: str | None) -> list[dict]:
-    """The epoch loop with early stopping: keeps the parameters of the best validation epoch."""
-    train = _core.StackTrainSpec(noise=noise, noise_level=level, noise_low=float(X.min()), noise_high=float(X.max()),
-                                 optimizer=CORE_OPTIMIZER[config.optimizer], lr=config.lr,
-                                 momentum=config.momentum, batch_size=config.batch_size, seed=config.seed,
-                                 num_threads=config.threads)
+        monitor: str, saver: Saver, resume: str | None) -> tuple[list[dict], int]:
+    """The epoch loop with early stopping: keeps the parameters of the epoch with the best
+    validation figure (`monitor`: "error" or "loss"; on a tie the earlier epoch). Returns the
+    history and the kept epoch."""
+    low, high = float(X.min()), float(X.max())
+
+    def train(lr: float):
+        return _core.StackTrainSpec(noise=noise, noise_level=level, noise_low=low, noise_high=high,
+                                    dropout=config.dropout, optimizer=CORE_OPTIMIZER[config.optimizer], lr=lr,
+                                    momentum=config.momentum,
+                                    batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
+
+    criterion = {"error": "valid_error", "loss": "valid"}[monitor]
     state = TuneState(theta, config)
     if resume:
         saver.restore(resume, state)
@@ -251,20 +279,21 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
     finally:
         reporter.stage_end()
     theta[...] = state.best_theta
-    return state.history
+    return state.history, state.epoch - state.since_best
 
 
 def tune_epoch(spec, train, X, Y, config: FinetuneConfig, validate, reporter: Reporter, criterion: str,
                state: TuneState) -> None:
     started = time.perf_counter()
-    loss, state.step = _core.stack_train_epoch(spec, train, state.theta, state.m, state.v, state.step, X, Y,
+    lr = epoch_lr(config.lr, config.lr_schedule, config.lr_decay, config.lr_final, state.epoch, config.epochs)
+    loss, state.step = _core.stack_train_epoch(spec, train(lr), state.theta, state.m, state.v, state.step, X, Y,
                                                state.epoch)
     if not np.isfinite(loss) or not np.all(np.isfinite(state.theta)):
         raise TrainingError(f"fine-tuning, epoch {state.epoch + 1}: the loss diverged (NaN or infinite); "
                             f"lower the learning rate (--lr, now {config.lr:g})")
     valid_loss, valid_error = validate(state.theta)
     state.epoch += 1
-    record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "valid_error": valid_error,
+    record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "valid_error": valid_error, "lr": lr,
               "seconds": round(time.perf_counter() - started, 4)}
     state.history.append(record)
     reporter.epoch_end(record)

@@ -8,13 +8,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import _core, checkpoint
+from .defaults import PRETRAIN
 from .errors import ConfigError, SdaeError, TrainingError
 from .layer import CORE_OPTIMIZER, OPTIMIZERS, Layer, aligned_copy, aligned_zeros
 from .model import SDAE
 from .scaling import Scaler, check_finite
-
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}
-
+from .schedule import check_schedule, epoch_lr
 
 @dataclass
 class PretrainConfig:
@@ -27,13 +26,16 @@ class PretrainConfig:
     loss: str = "auto"  # auto | cross-entropy | mse
     decoder: str = "auto"  # auto | sigmoid | linear
     tied: bool = True
-    epochs: int = 15
+    epochs: int | list[int] = PRETRAIN["epochs"]  # for every layer, or per layer; 0 keeps the initial weights
     batch_size: int = 32
-    optimizer: str = "sgd"
-    lr: float | None = None  # None: the optimizer's default (DEFAULT_LR)
+    optimizer: str = PRETRAIN["optimizer"]
+    lr: float | None = None  # None: the optimizer's default (defaults.py)
     momentum: float = 0.9
+    lr_schedule: str = PRETRAIN["lr_schedule"]  # over each layer's epochs; see schedule.py
+    lr_decay: float = 0.95
+    lr_final: float = 0.01
     scale: str = "auto"
-    valid_split: float = 0.1
+    valid_split: float = PRETRAIN["valid_split"]
     seed: int = 0
     threads: int = 0
     per_layer: dict = field(default_factory=dict, init=False, repr=False)
@@ -46,10 +48,15 @@ class PretrainConfig:
             "noise": expand(self.noise, n, "noise"),
             "noise_type": expand(self.noise_type, n, "noise-type"),
             "activation": expand(self.activation, n, "activation"),
+            "epochs": [int(e) for e in expand(self.epochs, n, "epochs")],
         }
         for level, kind in zip(self.per_layer["noise"], self.per_layer["noise_type"]):
             check_noise(kind, level)
-        check_training(self)
+        if isinstance(self.epochs, (list, tuple)) and len(self.epochs) == 1:
+            self.epochs = int(self.epochs[0])
+        if any(e < 0 for e in self.per_layer["epochs"]):
+            raise ConfigError("epochs", f"must be >= 0 (0: the layer keeps its initial weights), got {self.epochs}")
+        check_training(self, PRETRAIN["lr"], min_epochs=0)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -64,18 +71,21 @@ def check_noise(kind: str | None, level: float) -> None:
         raise ConfigError("noise", f"gaussian sigma {level} must be a finite number >= 0")
 
 
-def check_training(config) -> None:
-    """The settings pretraining and fine-tuning share, checked as the core will see them (float32)."""
+def check_training(config, default_lr: dict, min_epochs: int = 1) -> None:
+    """The settings pretraining and fine-tuning share, checked as the core will see them (float32);
+    a learning rate left at None becomes the optimizer's entry in `default_lr`."""
     if config.optimizer not in OPTIMIZERS:
         raise ConfigError("optimizer", f"{config.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
     if config.lr is None:
-        config.lr = DEFAULT_LR[config.optimizer]
+        config.lr = default_lr[config.optimizer]
     lr32 = np.float32(config.lr) if math.isfinite(config.lr) and abs(config.lr) < 3e38 else np.float32(np.inf)
     if not (np.isfinite(lr32) and lr32 > 0):
         raise ConfigError("lr", f"must be a finite number > 0 (in float32), got {config.lr}")
-    for name in ("epochs", "batch_size"):
-        if not getattr(config, name) > 0:
-            raise ConfigError(name.replace("_", "-"), f"must be > 0, got {getattr(config, name)}")
+    if not config.batch_size > 0:
+        raise ConfigError("batch-size", f"must be > 0, got {config.batch_size}")
+    if min_epochs and not config.epochs >= min_epochs:
+        raise ConfigError("epochs", f"must be > 0, got {config.epochs}")
+    check_schedule(config.lr_schedule, config.lr_decay, config.lr_final)
     if not 0.0 <= config.valid_split < 1.0:
         raise ConfigError("valid-split", f"must be in [0, 1), got {config.valid_split}")
     if not 0 <= config.seed < 2**64:
@@ -239,21 +249,23 @@ class Run:
 
     def train_layer(self, k: int, state: LayerState, train: np.ndarray, valid: np.ndarray | None) -> None:
         config, layer = self.config, state.layer
-        spec = train_spec(layer, config, layer_seed(config.seed, k))
+        epochs = config.per_layer["epochs"][k]
         self.reporter.stage_start(
-            f"layer {k + 1}/{len(config.layers)} ({layer.n_in}->{layer.n_hidden}, {layer.loss})", config.epochs)
+            f"layer {k + 1}/{len(config.layers)} ({layer.n_in}->{layer.n_hidden}, {layer.loss})", epochs)
         try:
             for record in state.history:
                 self.reporter.epoch_end(record)
-            checkpoint.run_epochs(state, lambda: self.run_epoch(k, state, spec, train, valid),
-                                  lambda: state.epoch < config.epochs, lambda: self.save(state),
+            checkpoint.run_epochs(state, lambda: self.run_epoch(k, state, epochs, train, valid),
+                                  lambda: state.epoch < epochs, lambda: self.save(state),
                                   self.checkpointing.every if self.checkpointing else 0,
                                   lambda: self.interrupted(k, state))
         finally:
             self.reporter.stage_end()
 
-    def run_epoch(self, k, state: LayerState, spec, train, valid) -> None:
-        layer, started = state.layer, time.perf_counter()
+    def run_epoch(self, k, state: LayerState, epochs: int, train, valid) -> None:
+        config, layer, started = self.config, state.layer, time.perf_counter()
+        lr = epoch_lr(config.lr, config.lr_schedule, config.lr_decay, config.lr_final, state.epoch, epochs)
+        spec = train_spec(layer, config, layer_seed(config.seed, k), lr)
         loss, state.step = _core.train_epoch(layer.spec, spec, layer.theta, state.m, state.v, state.step, train,
                                              state.epoch)
         valid_loss = _core.reconstruction_loss(layer.spec, spec, layer.theta, valid) if valid is not None else None
@@ -262,9 +274,9 @@ class Run:
                 if self.checkpointing else ""
             raise TrainingError(
                 f"layer {k + 1}, epoch {state.epoch + 1}: the loss diverged (NaN or infinite); lower the learning "
-                f"rate (--lr, now {self.config.lr:g}) or check the input scaling{where}")
+                f"rate (--lr, now {config.lr:g}) or check the input scaling{where}")
         state.epoch += 1
-        record = {"epoch": state.epoch, "train": loss, "valid": valid_loss,
+        record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "lr": lr,
                   "seconds": round(time.perf_counter() - started, 4)}
         state.history.append(record)
         self.reporter.epoch_end(record)
@@ -304,10 +316,10 @@ def make_layer(k: int, n_in: int, n_hidden: int, train: np.ndarray, config: Pret
     return layer
 
 
-def train_spec(layer: Layer, config: PretrainConfig, seed: int) -> "_core.TrainSpec":
+def train_spec(layer: Layer, config: PretrainConfig, seed: int, lr: float) -> "_core.TrainSpec":
     lo, hi = getattr(layer, "value_range", (0.0, 1.0))
     return _core.TrainSpec(
         loss=layer.core_loss, noise=layer.core_noise, noise_level=layer.noise_level, noise_low=lo, noise_high=hi,
-        optimizer=CORE_OPTIMIZER[config.optimizer], lr=config.lr, momentum=config.momentum,
+        optimizer=CORE_OPTIMIZER[config.optimizer], lr=lr, momentum=config.momentum,
         batch_size=config.batch_size, seed=seed, num_threads=config.threads,
     )

@@ -14,6 +14,8 @@ def describe_epoch(record: dict) -> str:
         parts.append(f"valid loss {record['valid']:.4f}")
     if record.get("valid_error") is not None:
         parts.append(f"valid error {100 * record['valid_error']:.2f}%")
+    if record.get("lr") is not None:
+        parts.append(f"lr {record['lr']:.3g}")
     return ", ".join(parts)
 
 

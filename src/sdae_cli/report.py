@@ -19,8 +19,8 @@ def describe(model: SDAE, name: str) -> str:
     if training:
         lines.append(
             "training   " + ", ".join(f"{key}={training[key]}" for key in
-                                      ("optimizer", "lr", "batch_size", "epochs", "valid_split", "threads")
-                                      if key in training)
+                                      ("optimizer", "lr", "lr_schedule", "batch_size", "epochs", "valid_split",
+                                       "threads") if key in training)
         )
     for k, layer in enumerate(model.layers):
         noise = "none" if layer.noise_type == "none" else f"{layer.noise_type} {layer.noise_level:g}"
@@ -49,12 +49,34 @@ def describe_finetuning(model: SDAE) -> list[str]:
         head = "unrolled encoder-decoder" + (", on noisy/clean pairs" if tuning.get("paired") else "")
     lines = [f"finetuned  {target}: {head}",
              "           " + ", ".join(f"{key}={settings[key]}" for key in
-                                      ("optimizer", "lr", "batch_size", "epochs", "patience") if key in settings)]
+                                      ("optimizer", "lr", "lr_schedule", "batch_size", "epochs", "patience",
+                                       "noise") if settings.get(key) is not None)]
     history = tuning.get("history", [])
-    scored = [r for r in history if r.get("valid") is not None]
-    if scored:
-        best = min(scored, key=lambda r: r["valid"])
-        error = f", validation error {100 * best['valid_error']:.2f}%" if best.get("valid_error") is not None else ""
-        lines.append(f"           {len(history)} epochs; kept epoch {best['epoch']}: validation loss "
-                     f"{best['valid']:.4f}{error}")
+    if history:
+        lines.append(f"           {len(history)} epochs; {kept_epoch_summary(tuning)}")
+        cells = [f"{r['epoch']}:{_loss(r['train'])}/{_loss(r.get('valid'))}"
+                 + (f"/{100 * r['valid_error']:.2f}%" if r.get("valid_error") is not None else "") for r in history]
+        lines.append("  epoch:train/valid" + ("/error" if history[0].get("valid_error") is not None else "")
+                     + "  " + "  ".join(cells))
     return lines
+
+
+def kept_epoch(tuning: dict) -> dict:
+    """The history record of the epoch whose parameters fine-tuning kept. Models written before
+    `kept_epoch` was recorded kept the lowest validation loss."""
+    history = tuning["history"]
+    if "kept_epoch" in tuning:
+        return history[tuning["kept_epoch"] - 1]
+    return min((r for r in history if r.get("valid") is not None), key=lambda r: r["valid"], default=history[-1])
+
+
+def kept_epoch_summary(tuning: dict) -> str:
+    """"kept epoch 12 (by validation error): validation loss 0.0512, error 1.21%"."""
+    best = kept_epoch(tuning)
+    text = f"kept epoch {best['epoch']}"
+    if best.get("valid") is None:
+        return text + ", the last (no validation rows)"
+    text += f" (by validation {tuning.get('monitor', 'loss')}): validation loss {best['valid']:.4f}"
+    if best.get("valid_error") is not None:
+        text += f", error {100 * best['valid_error']:.2f}%"
+    return text

@@ -28,6 +28,6 @@ inline float uniform01(std::uint64_t key, std::uint64_t counter) {
 }
 
 // Stream purposes, so that weight init, shuffling and noise never share draws.
-enum Stream : std::uint64_t { kInit = 1, kShuffle = 2, kNoise = 3, kValidNoise = 4 };
+enum Stream : std::uint64_t { kInit = 1, kShuffle = 2, kNoise = 3, kValidNoise = 4, kDropout = 5 };
 
 }  // namespace sdae

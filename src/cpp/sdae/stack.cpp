@@ -11,6 +11,7 @@
 #include "sdae/gemm.hpp"
 #include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
+#include "sdae/rng.hpp"
 #include "sdae/sum_rows.hpp"
 #include "sdae/threads.hpp"
 
@@ -47,7 +48,9 @@ struct StackWorkspace {
   RowMatrixF D, D_next;       // deltas
   VectorF bias_sum;           // (widest layer) a bias's gradient: D summed over the batch
   std::vector<double> row_loss;
-  StackWorkspace(const StackSpec& spec, Index B) : Y(B, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B) {
+  std::vector<std::uint64_t> keys;  // (B) the rows' noise keys, which also key their dropout
+  StackWorkspace(const StackSpec& spec, Index B)
+      : Y(B, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B), keys(B) {
     A.emplace_back(B, spec.n_in());
     for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
   }
@@ -74,11 +77,20 @@ void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, 
   if (softmax) softmax_rows(out, scope);
 }
 
-/// Runs the first b rows of ws.A[0] through the chain.
+/// Runs the first b rows of ws.A[0] through the chain; with dropout, each hidden layer's dropped
+/// units are set to 0 and the kept ones scaled by 1 / (1 - dropout) before the next layer reads them.
 void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, StackWorkspace& ws,
-             const ThreadScope& scope) {
-  for (size_t j = 0; j < spec.layers.size(); ++j)
+             const ThreadScope& scope, float dropout = 0.0f) {
+  const float scale = 1.0f / (1.0f - dropout);
+  for (size_t j = 0; j < spec.layers.size(); ++j) {
     layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope);
+    if (dropout == 0.0f || j + 1 == spec.layers.size()) continue;
+    auto A = ws.A[j + 1].topRows(b);
+#pragma omp parallel for num_threads(scope.for_elements(A.size())) schedule(static)
+    for (Index i = 0; i < b; ++i)
+      for (Index u = 0; u < A.cols(); ++u)
+        A(i, u) = dropout_keeps(ws.keys[i], static_cast<Index>(j), u, dropout) ? A(i, u) * scale : 0.0f;
+  }
 }
 
 /// Per-row losses of the output against ws.Y into ws.row_loss; with `delta`, ws.D = dLoss/dZ
@@ -116,11 +128,29 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
   }
 }
 
+/// d <- d * s'(.) for a hidden layer's units given its outputs h after dropout: a dropped unit
+/// passes no gradient, a kept one the derivative at its own output h * (1 - dropout), times the
+/// scale it was given. @param d, h (n)
+template <class ArrayD, class ArrayH>
+void multiply_dropped_derivative(ArrayD&& d, const ArrayH& h, Activation act, float dropout, std::uint64_t key,
+                                 Index layer) {
+  const float keep = 1.0f - dropout, scale = 1.0f / keep;
+  for (Index u = 0; u < d.size(); ++u) {
+    if (!dropout_keeps(key, layer, u, dropout)) {
+      d[u] = 0.0f;
+      continue;
+    }
+    Eigen::Array<float, 1, 1> du(d[u] * scale), hu(h[u] * keep);
+    multiply_derivative(du, hu, act);
+    d[u] = du[0];
+  }
+}
+
 /// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
 /// theta); otherwise plain SGD updates theta in place as it goes, which spares a gradient buffer
 /// and a pass over it: each layer's delta for the layer below is taken before its weights move.
 void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, float* grad, float lr,
-              StackWorkspace& ws, const ThreadScope& scope) {
+              StackWorkspace& ws, const ThreadScope& scope, float dropout = 0.0f) {
   for (size_t j = spec.layers.size(); j-- > 0;) {
     const DenseSpec& d = spec.layers[j];
     MatrixMap M(theta + o.weight[j], d.n_in, d.n_out);
@@ -141,7 +171,13 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
     if (j == 0) break;
     const Activation below = spec.layers[j - 1].activation;
 #pragma omp parallel for num_threads(scope.for_elements(ws.D_next.size())) schedule(static)
-    for (Index i = 0; i < b; ++i) multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
+    for (Index i = 0; i < b; ++i) {
+      if (dropout == 0.0f)
+        multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
+      else
+        multiply_dropped_derivative(ws.D_next.row(i).array(), A.row(i).array(), below, dropout, ws.keys[i],
+                                    static_cast<Index>(j - 1));
+    }
     std::swap(ws.D, ws.D_next);
   }
 }
@@ -165,6 +201,11 @@ double sum_losses(const std::vector<double>& row_loss, Index b) {
 }
 
 }  // namespace
+
+bool dropout_keeps(std::uint64_t row_key, Index layer, Index unit, float dropout) {
+  const std::uint64_t key = stream_key(row_key ^ (std::uint64_t{kDropout} << 56), static_cast<std::uint64_t>(layer), 0);
+  return uniform01(key, static_cast<std::uint64_t>(unit)) >= dropout;
+}
 
 Index StackSpec::size() const {
   Index total = 0;
@@ -277,6 +318,8 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   check_theta(spec, theta.size(), "theta");
   check_data(spec, X, Y);
   if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
+  if (!(train.dropout >= 0.0f && train.dropout < 1.0f))
+    throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(train.dropout));
   if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
   const Index N = X.rows();
@@ -292,11 +335,13 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
       [&](Index i, Index row, std::uint64_t key) {
         corrupt_row(X.row(row).data(), ws.A[0].row(i).data(), spec.n_in(), train.noise, key);
         ws.Y.row(i) = Y.row(row);
+        ws.keys[i] = key;
       },
       [&](Index b, NextBatch*) {  // (the gather writes the rows this step reads: it waits)
-        forward(spec, o, theta.data(), b, ws, scope);
+        forward(spec, o, theta.data(), b, ws, scope, train.dropout);
         output_loss(spec, b, true, ws, scope);
-        backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope);
+        backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope,
+                 train.dropout);
         total += sum_losses(ws.row_loss, b);
         ++step;
         if (!fused)

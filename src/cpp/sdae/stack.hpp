@@ -39,6 +39,10 @@ void validate(const StackSpec& spec);
 
 struct StackTrainSpec {
   NoiseSpec noise;  ///< corruption of the input (none for supervised fine-tuning)
+  /// Fraction of every hidden layer's units dropped for each training row (inverted dropout:
+  /// the kept ones scaled by 1 / (1 - dropout), so inference needs no change); keyed by
+  /// (seed, epoch, row, layer, unit) like the noise.
+  float dropout = 0.0f;
   OptimizerSpec optimizer;
   Index batch_size = 32;
   std::uint64_t seed = 0;
@@ -60,8 +64,11 @@ double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& thet
 void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
                     const ConstMatrixRef& Y, VectorRef row_loss, int num_threads);
 
+/// Whether unit `unit` of hidden layer `layer` is kept for the row whose noise key is `row_key`.
+bool dropout_keeps(std::uint64_t row_key, Index layer, Index unit, float dropout);
+
 /// One epoch of minibatch fine-tuning of X -> Y: seeded shuffle, input corruption keyed by
-/// (seed, epoch, row), backprop through every layer, update. Returns (mean loss, updates so far).
+/// (seed, epoch, row), dropout of hidden units, backprop through every layer, update. Returns (mean loss, updates so far).
 /// @param m, v (spec.size()) optimizer state as for a dA layer
 std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
                                                   VectorRef m, VectorRef v, std::int64_t step,

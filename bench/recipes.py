@@ -1,0 +1,126 @@
+"""The README's MNIST recipes, run as the CLI commands a user types: validation error (or, for
+the denoising recipe, validation mean squared error) and wall time.
+
+    python bench/recipes.py --data ../shared/data                # every recipe
+    python bench/recipes.py --data DIR --recipe classify --threads 2
+
+DIR holds train_x.npy, train_y.npy, valid_x.npy and valid_y.npy (pixels scaled to [0, 1]), or
+the shared mnist-train-valid.npz (uint8 pixels, scaled here by 255 as its README says). Only
+validation data is used: the MNIST test set is not read, nor needed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SDAE = [sys.executable, "-c", "from sdae_cli.cli import main; main()"]
+
+# The README's recipes, word for word ({threads} is filled in). Each is a list of commands.
+CLASSIFY = [
+    "pretrain train_x.npy --layers 1000,1000,1000 --noise 0.1,0.2,0.3 --epochs 15 --batch-size 32 "
+    "--optimizer sgd --lr 0.03 --valid-split 0 --threads {threads} -q -o pretrained.npz",
+    "finetune -m pretrained.npz train_x.npy --labels train_y.npy --valid valid_x.npy --valid-labels valid_y.npy "
+    "--epochs 60 --optimizer momentum --lr 0.1 --lr-schedule cosine --patience 60 --threads {threads} -q "
+    "-o classifier.npz",
+]
+# The same network and fine-tuning from the tutorial's random initialisation (no pretraining).
+RANDOM_INIT = [
+    "pretrain train_x.npy --layers 1000,1000,1000 --epochs 0 --valid-split 0 -q -o random.npz",
+    CLASSIFY[1].replace("pretrained.npz", "random.npz").replace("classifier.npz", "random-classifier.npz"),
+]
+# Denoising: 30% of the pixels of every image set to 0 (masked_*.npy, made here).
+DENOISE = [
+    "pretrain train_x.npy --layers 1000 --noise 0.3 --epochs 10 --lr 0.03 --valid-split 0 --threads {threads} "
+    "-q -o denoise-pre.npz",
+    "finetune -m denoise-pre.npz masked_train_x.npy --target reconstruct --clean train_x.npy --epochs 10 "
+    "--threads {threads} -q -o denoiser.npz",
+]
+MASKED_FRACTION = 0.3
+
+
+def prepare(data: str, folder: str) -> None:
+    """train/valid NPY files in `folder`, pixels in [0, 1], and their masked copies."""
+    shared = os.path.join(data, "mnist-train-valid.npz")
+    if os.path.exists(os.path.join(data, "train_x.npy")):
+        arrays = {name: np.load(os.path.join(data, f"{name}.npy"))
+                  for name in ("train_x", "train_y", "valid_x", "valid_y")}
+    elif os.path.exists(shared):
+        with np.load(shared) as d:
+            arrays = {name: d[name] for name in ("train_x", "train_y", "valid_x", "valid_y")}
+        for name in ("train_x", "valid_x"):
+            arrays[name] = (arrays[name] / 255.0).astype(np.float32)
+    else:
+        sys.exit(f"{data}: no train_x.npy nor mnist-train-valid.npz")
+    rng = np.random.default_rng(12345)
+    for name in ("train_x", "valid_x"):
+        x = arrays[name].astype(np.float32)
+        arrays[f"masked_{name}"] = np.where(rng.random(x.shape) < MASKED_FRACTION, 0.0, x).astype(np.float32)
+    for name, array in arrays.items():
+        np.save(os.path.join(folder, f"{name}.npy"), array)
+
+
+def run(commands: list[str], folder: str, threads: int) -> float:
+    """Runs the commands in `folder`; returns their wall time in seconds."""
+    started = time.perf_counter()
+    for command in commands:
+        line = command.format(threads=threads)
+        print(f"  $ sdae {line}", flush=True)
+        subprocess.run(SDAE + shlex.split(line), cwd=folder, check=True)
+    return time.perf_counter() - started
+
+
+def validation_error(model: str, folder: str, threads: int) -> float:
+    subprocess.run(SDAE + ["predict", "-m", model, "valid_x.npy", "--threads", str(threads), "-o", "predicted.npy"],
+                   cwd=folder, check=True)
+    predicted = np.load(os.path.join(folder, "predicted.npy"))
+    return float(np.mean(predicted != np.load(os.path.join(folder, "valid_y.npy"))))
+
+
+def validation_mse(model: str, folder: str, threads: int) -> tuple[float, float]:
+    """(masked input's MSE, denoised MSE) against the clean validation images."""
+    subprocess.run(SDAE + ["denoise", "-m", model, "masked_valid_x.npy", "--threads", str(threads),
+                           "-o", "denoised.npy"], cwd=folder, check=True)
+    clean = np.load(os.path.join(folder, "valid_x.npy"))
+    masked = np.load(os.path.join(folder, "masked_valid_x.npy"))
+    denoised = np.load(os.path.join(folder, "denoised.npy"))
+    return float(np.mean((masked - clean) ** 2)), float(np.mean((denoised - clean) ** 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="folder with train/valid NPY files or mnist-train-valid.npz")
+    parser.add_argument("--recipe", choices=["classify", "random-init", "denoise", "all"], default="all")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(dir=os.getcwd()) as folder:
+        prepare(args.data, folder)
+        if args.recipe in ("classify", "all"):
+            seconds = run(CLASSIFY, folder, args.threads)
+            error = validation_error("classifier.npz", folder, args.threads)
+            rows.append(f"| classify, pretrained | validation error {100 * error:.2f}% | {seconds / 60:.1f} min |")
+            print(rows[-1], flush=True)
+        if args.recipe in ("random-init", "all"):
+            seconds = run(RANDOM_INIT, folder, args.threads)
+            error = validation_error("random-classifier.npz", folder, args.threads)
+            rows.append(f"| classify, random init | validation error {100 * error:.2f}% | {seconds / 60:.1f} min |")
+            print(rows[-1], flush=True)
+        if args.recipe in ("denoise", "all"):
+            seconds = run(DENOISE, folder, args.threads)
+            before, after = validation_mse("denoiser.npz", folder, args.threads)
+            rows.append(f"| denoise 30% masked pixels | validation MSE {before:.4f} masked -> {after:.4f} "
+                        f"| {seconds / 60:.1f} min ({seconds:.0f} s) |")
+            print(rows[-1], flush=True)
+    print("\n| recipe | result | wall time |\n|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
