@@ -12,7 +12,7 @@ from .pretraining import PretrainConfig, pretrain, validation_rows
 LAYERS = [256, 128]
 MASKED_FRACTION = 0.3
 PRETRAIN = dict(layers=LAYERS, noise=0.3, epochs=50, optimizer="adam", lr=0.003)
-FINETUNE = dict(epochs=150, optimizer="adam", patience=20)
+FINETUNE: dict = {}  # fine-tuning's defaults
 
 
 def run_demo(threads: int = 0, echo=print) -> dict:
@@ -46,7 +46,7 @@ def run_demo(threads: int = 0, echo=print) -> dict:
     echo(f"  mean squared error vs the clean digits: {before:.2f} masked -> {after:.2f} denoised "
          f"({100 * (1 - after / before):.0f}% lower), in {seconds:.3f}s")
 
-    echo("finetune: sdae finetune train.npy --labels labels.npy --optimizer adam --epochs 150 --patience 20")
+    echo("finetune: sdae finetune train.npy --labels labels.npy")
     started = time.perf_counter()
     tuned = finetune_supervised(model, train, y[~held_out], FinetuneConfig(**FINETUNE, threads=threads))
     epochs = len(tuned.finetuning["history"])
