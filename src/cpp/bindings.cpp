@@ -229,8 +229,8 @@ PYBIND11_MODULE(_core, mod) {
   mod.def("dropout_keeps", [](std::uint64_t seed, std::uint64_t epoch, std::uint64_t row, Index layer, Index n,
                               float dropout) {
     std::vector<bool> keep(static_cast<size_t>(n));
-    const std::uint64_t key = row_noise_key(seed, epoch, row);
-    for (Index u = 0; u < n; ++u) keep[static_cast<size_t>(u)] = dropout_keeps(key, layer, u, dropout);
+    const std::uint64_t key = dropout_key(row_noise_key(seed, epoch, row), layer);
+    for (Index u = 0; u < n; ++u) keep[static_cast<size_t>(u)] = dropout_keeps(key, u, dropout);
     return keep;
   }, py::arg("seed"), py::arg("epoch"), py::arg("row"), py::arg("layer"), py::arg("n"), py::arg("dropout"),
      "Which of the n units of hidden layer `layer` fine-tuning keeps for sample `row` in `epoch`.");

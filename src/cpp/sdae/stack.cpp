@@ -87,9 +87,10 @@ void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index 
     if (dropout == 0.0f || j + 1 == spec.layers.size()) continue;
     auto A = ws.A[j + 1].topRows(b);
 #pragma omp parallel for num_threads(scope.for_elements(A.size())) schedule(static)
-    for (Index i = 0; i < b; ++i)
-      for (Index u = 0; u < A.cols(); ++u)
-        A(i, u) = dropout_keeps(ws.keys[i], static_cast<Index>(j), u, dropout) ? A(i, u) * scale : 0.0f;
+    for (Index i = 0; i < b; ++i) {
+      const std::uint64_t key = dropout_key(ws.keys[i], static_cast<Index>(j));
+      for (Index u = 0; u < A.cols(); ++u) A(i, u) = dropout_keeps(key, u, dropout) ? A(i, u) * scale : 0.0f;
+    }
   }
 }
 
@@ -128,22 +129,25 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
   }
 }
 
+/// s'(.) at the activation's output a (all four derivatives need only a).
+inline float derivative_at(float a, Activation act) {
+  switch (act) {
+    case Activation::sigmoid: return a * (1.0f - a);
+    case Activation::tanh: return 1.0f - a * a;
+    case Activation::relu: return a > 0.0f ? 1.0f : 0.0f;
+    case Activation::linear: return 1.0f;
+  }
+  return 1.0f;
+}
+
 /// d <- d * s'(.) for a hidden layer's units given its outputs h after dropout: a dropped unit
 /// passes no gradient, a kept one the derivative at its own output h * (1 - dropout), times the
 /// scale it was given. @param d, h (n)
 template <class ArrayD, class ArrayH>
-void multiply_dropped_derivative(ArrayD&& d, const ArrayH& h, Activation act, float dropout, std::uint64_t key,
-                                 Index layer) {
+void multiply_dropped_derivative(ArrayD&& d, const ArrayH& h, Activation act, float dropout, std::uint64_t key) {
   const float keep = 1.0f - dropout, scale = 1.0f / keep;
-  for (Index u = 0; u < d.size(); ++u) {
-    if (!dropout_keeps(key, layer, u, dropout)) {
-      d[u] = 0.0f;
-      continue;
-    }
-    Eigen::Array<float, 1, 1> du(d[u] * scale), hu(h[u] * keep);
-    multiply_derivative(du, hu, act);
-    d[u] = du[0];
-  }
+  for (Index u = 0; u < d.size(); ++u)
+    d[u] = dropout_keeps(key, u, dropout) ? d[u] * scale * derivative_at(h[u] * keep, act) : 0.0f;
 }
 
 /// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
@@ -175,8 +179,8 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
       if (dropout == 0.0f)
         multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
       else
-        multiply_dropped_derivative(ws.D_next.row(i).array(), A.row(i).array(), below, dropout, ws.keys[i],
-                                    static_cast<Index>(j - 1));
+        multiply_dropped_derivative(ws.D_next.row(i).array(), A.row(i).array(), below, dropout,
+                                    dropout_key(ws.keys[i], static_cast<Index>(j - 1)));
     }
     std::swap(ws.D, ws.D_next);
   }
@@ -202,9 +206,8 @@ double sum_losses(const std::vector<double>& row_loss, Index b) {
 
 }  // namespace
 
-bool dropout_keeps(std::uint64_t row_key, Index layer, Index unit, float dropout) {
-  const std::uint64_t key = stream_key(row_key ^ (std::uint64_t{kDropout} << 56), static_cast<std::uint64_t>(layer), 0);
-  return uniform01(key, static_cast<std::uint64_t>(unit)) >= dropout;
+std::uint64_t dropout_key(std::uint64_t row_key, Index layer) {
+  return stream_key(row_key ^ (std::uint64_t{kDropout} << 56), static_cast<std::uint64_t>(layer), 0);
 }
 
 Index StackSpec::size() const {

@@ -8,6 +8,7 @@
 
 #include "sdae/noise.hpp"
 #include "sdae/optimizer.hpp"
+#include "sdae/rng.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
@@ -64,8 +65,13 @@ double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& thet
 void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const ConstMatrixRef& X,
                     const ConstMatrixRef& Y, VectorRef row_loss, int num_threads);
 
-/// Whether unit `unit` of hidden layer `layer` is kept for the row whose noise key is `row_key`.
-bool dropout_keeps(std::uint64_t row_key, Index layer, Index unit, float dropout);
+/// The dropout stream of hidden layer `layer` for the row whose noise key is `row_key`.
+std::uint64_t dropout_key(std::uint64_t row_key, Index layer);
+
+/// Whether a unit is kept: its uniform draw from the layer's stream is at least `dropout`.
+inline bool dropout_keeps(std::uint64_t layer_key, Index unit, float dropout) {
+  return uniform01(layer_key, static_cast<std::uint64_t>(unit)) >= dropout;
+}
 
 /// One epoch of minibatch fine-tuning of X -> Y: seeded shuffle, input corruption keyed by
 /// (seed, epoch, row), dropout of hidden units, backprop through every layer, update. Returns (mean loss, updates so far).
