@@ -86,10 +86,13 @@ void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index 
     layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope);
     if (dropout == 0.0f || j + 1 == spec.layers.size()) continue;
     auto A = ws.A[j + 1].topRows(b);
+    const Index n = A.cols();
 #pragma omp parallel for num_threads(scope.for_elements(A.size())) schedule(static)
     for (Index i = 0; i < b; ++i) {
       const std::uint64_t key = dropout_key(ws.keys[i], static_cast<Index>(j));
-      for (Index u = 0; u < A.cols(); ++u) A(i, u) = dropout_keeps(key, u, dropout) ? A(i, u) * scale : 0.0f;
+      float* a = A.row(i).data();
+#pragma omp simd
+      for (Index u = 0; u < n; ++u) a[u] = dropout_keeps(key, u, dropout) ? a[u] * scale : 0.0f;
     }
   }
 }
@@ -142,12 +145,24 @@ inline float derivative_at(float a, Activation act) {
 
 /// d <- d * s'(.) for a hidden layer's units given its outputs h after dropout: a dropped unit
 /// passes no gradient, a kept one the derivative at its own output h * (1 - dropout), times the
-/// scale it was given. @param d, h (n)
-template <class ArrayD, class ArrayH>
-void multiply_dropped_derivative(ArrayD&& d, const ArrayH& h, Activation act, float dropout, std::uint64_t key) {
+/// scale it was given. The activation is a template argument so that the loop vectorises.
+/// @param d, h (n)
+template <Activation act>
+void multiply_dropped_derivative(float* d, const float* h, Index n, float dropout, std::uint64_t key) {
   const float keep = 1.0f - dropout, scale = 1.0f / keep;
-  for (Index u = 0; u < d.size(); ++u)
+#pragma omp simd
+  for (Index u = 0; u < n; ++u)
     d[u] = dropout_keeps(key, u, dropout) ? d[u] * scale * derivative_at(h[u] * keep, act) : 0.0f;
+}
+
+void multiply_dropped_derivative(float* d, const float* h, Index n, Activation act, float dropout,
+                                 std::uint64_t key) {
+  switch (act) {
+    case Activation::sigmoid: return multiply_dropped_derivative<Activation::sigmoid>(d, h, n, dropout, key);
+    case Activation::tanh: return multiply_dropped_derivative<Activation::tanh>(d, h, n, dropout, key);
+    case Activation::relu: return multiply_dropped_derivative<Activation::relu>(d, h, n, dropout, key);
+    case Activation::linear: return multiply_dropped_derivative<Activation::linear>(d, h, n, dropout, key);
+  }
 }
 
 /// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
@@ -179,7 +194,7 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
       if (dropout == 0.0f)
         multiply_derivative(ws.D_next.row(i).array(), A.row(i).array(), below);
       else
-        multiply_dropped_derivative(ws.D_next.row(i).array(), A.row(i).array(), below, dropout,
+        multiply_dropped_derivative(ws.D_next.row(i).data(), A.row(i).data(), d.n_in, below, dropout,
                                     dropout_key(ws.keys[i], static_cast<Index>(j - 1)));
     }
     std::swap(ws.D, ws.D_next);
