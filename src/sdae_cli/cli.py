@@ -11,7 +11,7 @@ from . import __version__
 from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
-                          model_and_data, source_name,
+                          model_and_data, size_list, source_name,
                           training_options, tuned_model_path, write_chunks)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +29,7 @@ def cli(ctx):
 @cli.command()
 @click.argument("data")
 @click.option("-o", "--output", help="Model file (default: <DATA stem>.sdae.npz here).")
-@click.option("--layers", callback=int_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
+@click.option("--layers", callback=size_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
 @click.option("--noise", default="0.3", show_default=True, callback=float_list,
               help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
 @click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),

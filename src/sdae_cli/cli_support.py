@@ -62,19 +62,60 @@ class Chain:
         self.model_name = None
 
 
+# Units in one layer: far more than any layer that fits in memory, so a bigger number is a typo.
+MAX_LAYER_UNITS = 10**7
+
+
 def split_list(value: str, convert, param) -> list:
+    """The items of a comma-separated option. An empty item is refused rather than skipped:
+    `20,,5` is more likely a lost number than a wish for two layers."""
+    items = [part.strip() for part in value.split(",")]
+    if items == [""]:
+        raise click.BadParameter("nothing given; give one value or a comma-separated list", param=param)
+    if "" in items:
+        raise click.BadParameter(f"{value!r} has an empty item; separate the values with single commas",
+                                 param=param)
     try:
-        return [convert(part.strip()) for part in value.split(",") if part.strip()]
+        return [convert(item) for item in items]
+    except ValueError as e:  # the converters' own one-line messages
+        raise click.BadParameter(str(e), param=param) from None
+
+
+def count(item: str) -> int:
+    """A whole number written with digits only: no sign, no underscores, no exponent."""
+    if not (item.isascii() and item.isdigit()):
+        raise ValueError(f"{item!r} is not a whole number (digits only, no sign)")
+    return int(item)
+
+
+def layer_size(item: str) -> int:
+    units = count(item)
+    if units == 0:
+        raise ValueError("a layer needs at least 1 unit, got 0")
+    if units > MAX_LAYER_UNITS:
+        raise ValueError(f"{units} units in one layer is more than sdae takes ({MAX_LAYER_UNITS:,}); "
+                         "is there a digit too many?")
+    return units
+
+
+def number(item: str) -> float:
+    try:
+        return float(item)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of {convert.__name__} values") from None
+        raise ValueError(f"{item!r} is not a number") from None
 
 
 def int_list(ctx, param, value):
-    return None if value is None else split_list(value, int, param)
+    return None if value is None else split_list(value, count, param)
+
+
+def size_list(ctx, param, value):
+    """Layer sizes: whole numbers from 1 to MAX_LAYER_UNITS."""
+    return None if value is None else split_list(value, layer_size, param)
 
 
 def float_list(ctx, param, value):
-    return None if value is None else split_list(value, float, param)
+    return None if value is None else split_list(value, number, param)
 
 
 def choice_list(choices):
@@ -82,7 +123,7 @@ def choice_list(choices):
         items = split_list(value, str, param)
         for item in items:
             if item not in choices:
-                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}")
+                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}", param=param)
         return items
     return callback
 
