@@ -22,7 +22,7 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 WRITE_SUFFIXES = {".npy": ("npy", None), ".npz": ("npz", None), ".csv": ("text", ","),
                   ".txt": ("text", ","), ".tsv": ("text", "\t")}
 DELIMITERS = (",", "\t", ";", None)  # None: runs of whitespace
-ROWS_PER_BLOCK = 10_000  # text is formatted in blocks to bound memory
+VALUES_PER_BLOCK = 1_000_000  # text is formatted in blocks of rows to bound memory (~50 MB a block)
 
 
 # ---------------------------------------------------------------- reading
@@ -301,8 +301,9 @@ def _write_text(out, array: np.ndarray, delimiter: str) -> None:
     else:
         spec = "%d"  # ints and bools (as 0/1)
     row_format = delimiter.join([spec] * array.shape[1]) + "\n"
-    for start in range(0, array.shape[0], ROWS_PER_BLOCK):
-        block = array[start:start + ROWS_PER_BLOCK].tolist()
+    rows = max(1, VALUES_PER_BLOCK // max(1, array.shape[1]))  # as Python floats, 8,192 x 10,000 took 2.5 GB
+    for start in range(0, array.shape[0], rows):
+        block = array[start:start + rows].tolist()
         out.write("".join(row_format % tuple(row) for row in block).encode("ascii"))
 
 
