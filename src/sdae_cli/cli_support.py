@@ -4,7 +4,10 @@ No heavy imports here either: `sdae --help` loads only this and click.
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
+import sys
 
 import click
 
@@ -35,9 +38,18 @@ class ChainedCommand(click.Command):
             check(ctx.params)  # before any command of the chain runs, so a bad chain writes nothing
         return ctx.args
 
+    def invoke(self, ctx: click.Context):
+        chain = ctx.find_object(Chain)
+        if chain is not None:
+            chain.running = self.name  # what messages name, should this command fail
+        return super().invoke(ctx)
+
 
 class SdaeGroup(click.Group):
-    """Turns our own errors into one-line messages with exit code 1 (usage errors exit 2)."""
+    """Turns every error into one line on stderr: our own with exit code 1 (usage errors exit 2,
+    interruptions 130), and those that come from below us: memory that ran out in spite of the
+    estimates, an error from the C++ core, Ctrl-C outside training and, last, anything else,
+    as an internal error (SDAE_TRACEBACK=1 shows its traceback instead)."""
 
     command_class = ChainedCommand
 
@@ -49,9 +61,61 @@ class SdaeGroup(click.Group):
         except ConfigError as e:
             raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
         except SdaeError as e:
-            error = click.ClickException(str(e))
-            error.exit_code = getattr(e, "exit_code", 1)  # 130 after Ctrl-C / SIGTERM
-            raise error from None
+            raise one_line(str(e), getattr(e, "exit_code", 1)) from None  # 130 after Ctrl-C / SIGTERM
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                raise  # the reader of stdout went away: Click exits quietly
+            where = f"{e.filename}: " if e.filename else ""
+            raise one_line(f"{running(ctx)}: {where}{e.strerror or e}", 1) from None
+        except MemoryError as e:
+            from .resources import out_of_memory
+
+            job = running(ctx)
+            raise one_line(str(out_of_memory(job, failed_allocation(e), OUT_OF_MEMORY_HINTS.get(
+                job, "lower --threads, or use a smaller model"))), 1) from None
+        except KeyboardInterrupt:
+            raise one_line(f"{running(ctx)}: interrupted", 130) from None
+        except Exception as e:
+            core = sys.modules.get(f"{__package__}._core")
+            if core is not None and isinstance(e, core.CoreError):
+                raise one_line(f"{running(ctx)}: the core refused the job: {first_line(e)}", 1) from None
+            if os.environ.get("SDAE_TRACEBACK"):
+                raise
+            raise one_line(f"{running(ctx)}: internal error ({type(e).__name__}: {first_line(e)}); please report it "
+                           "with the command line (SDAE_TRACEBACK=1 shows where it happened)", 1) from None
+
+
+# What to change when memory runs out in spite of the estimate, by command.
+OUT_OF_MEMORY_HINTS = {
+    "pretrain": "lower --layers or --batch-size, or train on fewer rows",
+    "finetune": "lower --batch-size, or fine-tune on fewer rows",
+}
+
+
+def one_line(message: str, exit_code: int) -> click.ClickException:
+    error = click.ClickException(" ".join(message.split("\n")))
+    error.exit_code = exit_code
+    return error
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def failed_allocation(error: MemoryError) -> str:
+    """What a MemoryError says could not be allocated: NumPy's 'Unable to allocate 156. GiB for an
+    array with shape ...', or the core's std::bad_alloc."""
+    found = re.search(r"[Uu]nable to allocate ([0-9.]+ ?[KMGTPE]?i?B)", str(error))
+    return f"could not allocate {found.group(1)} more" if found else first_line(error) or "an allocation failed"
+
+
+def running(ctx: click.Context) -> str:
+    """The command of the chain that is running (for messages)."""
+    chain = ctx.find_object(Chain)
+    return getattr(chain, "running", None) or "sdae"
 
 
 class Chain:
@@ -60,6 +124,7 @@ class Chain:
     def __init__(self):
         self.model = None
         self.model_name = None
+        self.running = None  # the command under way
 
 
 # Units in one layer: far more than any layer that fits in memory, so a bigger number is a typo.
