@@ -79,6 +79,16 @@ def test_other_lists_refuse_empty_items(folder, option, value, message):
     assert listing(folder) == ["s.npy"]
 
 
+@pytest.mark.parametrize("command", [["pretrain", "s.npy", "--layers", "3"], ["encode", "-m", "m.npz", "s.npy"],
+                                     ["demo"]])
+@pytest.mark.parametrize("threads", ["100000", "-1"])
+def test_thread_counts_are_refused_beyond_1024_and_below_0(folder, command, threads):
+    """The core would start that many OS threads for a large enough loop."""
+    line = run([*command, "--threads", threads], 2)
+    assert line == f"Error: Invalid value for '--threads': {threads} is not in the range 0<=x<=1024."
+    assert listing(folder) == ["s.npy"]
+
+
 def test_spaces_around_items_are_fine(folder):
     run(["pretrain", "s.npy", "--layers", " 4, 3 ", "--epochs", "1", "-q", "-o", "m.npz"], 0)
     assert listing(folder) == ["m.npz", "s.npy"]

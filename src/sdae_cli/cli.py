@@ -12,7 +12,7 @@ from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_mode
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
                           model_and_data, size_list, source_name,
-                          training_options, tuned_model_path, write_chunks)
+                          threads_option, training_options, tuned_model_path, write_chunks)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sdae")
@@ -245,7 +245,7 @@ def info(model_path):
 
 
 @cli.command()
-@click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+@threads_option
 def demo(threads):
     """Pretrain on the digits shipped with sdae, then denoise masked held-out digits."""
     from .demo import run_demo

@@ -246,7 +246,10 @@ def default_model_path(data: str) -> str:
     return f"{name}.sdae.npz"
 
 
-threads_option = click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+# More is a typo: the core would start that many OS threads for a large enough loop.
+MAX_THREADS = 1024
+threads_option = click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS),
+                              help="Threads (0: all cores).")
 key_option = click.option("--key", help="The array to read from an .npz holding several.")
 format_option = click.option("--format", "fmt", type=click.Choice(["npy", "csv"]),
                              help="Output format (default: from the suffix; csv on stdout).")
