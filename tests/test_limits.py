@@ -94,6 +94,24 @@ def test_spaces_around_items_are_fine(folder):
     assert listing(folder) == ["m.npz", "s.npy"]
 
 
+def test_values_beyond_float32_are_refused(folder):
+    """sdae computes in float32: float64 data beyond its range would become infinities."""
+    X = np.random.default_rng(0).random((30, 20))
+    X[3, 4], X[5, 5] = 1e300, -1e39
+    np.save(folder / "huge.npy", X)
+    for command in (["pretrain", "huge.npy", "--layers", "3"], ["pretrain", "huge.npy", "--layers", "3", "--scale",
+                                                                "minmax"]):
+        assert run(command, 1) == ("Error: huge.npy: 2 values beyond float32's range (±3.4e38), the first at row 4, "
+                                   "column 5; sdae computes in float32: rescale them first")
+    np.save(folder / "tiny.npy", np.random.default_rng(0).random((30, 20)) * 1e-30)
+    np.save(folder / "far.npy", np.full((30, 20), 1e37))
+    run(["pretrain", "tiny.npy", "--layers", "3", "--scale", "minmax", "--epochs", "1", "-q", "-o", "m.npz"], 0)
+    assert run(["encode", "-m", "m.npz", "far.npy", "-o", "codes.npy"], 1) == (
+        "Error: far.npy: values scale beyond float32's range (the model's minmax scaling was fitted on far smaller "
+        "values)")
+    assert listing(folder) == ["far.npy", "huge.npy", "m.npz", "s.npy", "tiny.npy"]
+
+
 # ---------------------------------------------------------------- what is available
 
 def fake_proc(tmp_path, meminfo_kib=8 << 20, cgroup="0::/job/worker\n", mounts=None):

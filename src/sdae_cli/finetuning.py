@@ -159,7 +159,7 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
 def prepared(model: SDAE, X: np.ndarray, source: str) -> np.ndarray:
     model.check_input(X, source)
     check_finite(X, source)
-    return model.scaler.transform(X)
+    return model.scaler.transform(X, source)
 
 
 class TuneState:

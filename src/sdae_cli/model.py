@@ -190,7 +190,7 @@ class SDAE:
 
     def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:
         check_finite(chunk, source, first_row=start)
-        return self.scaler.transform(chunk)
+        return self.scaler.transform(chunk, source)
 
     # --- the file ------------------------------------------------------------------------------
     def meta(self) -> dict:
