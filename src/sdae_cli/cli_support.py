@@ -274,7 +274,7 @@ inference_options = compose(
 
 # What pretrain and finetune share (each adds its own --epochs, -o and --resume).
 training_options = compose(
-    click.option("--batch-size", default=32, show_default=True, type=int),
+    click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 2**63 - 1)),  # the core's int64
     click.option("--lr", type=float, help="Learning rate (default: sgd 0.1, momentum 0.01, adam 0.001)."),
     click.option("--optimizer", default="sgd", show_default=True, type=click.Choice(["sgd", "momentum", "adam"])),
     click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
