@@ -238,10 +238,16 @@ def score(ctx, model_path, data, output, fmt, threads, key):
 @click.argument("model_path", metavar="MODEL")
 def info(model_path):
     """Print a model's architecture, training settings and history."""
+    from .errors import ModelError
     from .model import SDAE
     from .report import describe
 
-    click.echo(describe(SDAE.load(model_path), model_path))
+    model = SDAE.load(model_path)
+    try:
+        text = describe(model, model_path)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # the loader checks what computing needs
+        raise ModelError(f"{model_path}: damaged description in its metadata ({type(e).__name__}: {e})") from None
+    click.echo(text)
 
 
 @cli.command()
