@@ -339,6 +339,24 @@ def test_ctrl_c_outside_training(model, monkeypatch):
     assert run(["encode", "-m", "m.npz", "s.npy", "-o", "codes.npy"], 130) == "Error: encode: interrupted"
 
 
+def test_an_error_while_ctrl_c_is_handled_is_an_interruption(model, monkeypatch):
+    """Found by the command-line fuzzer: Ctrl-C while a checkpoint was being written left NumPy's
+    zip archive with a member open, and closing it raised a ValueError in place of the
+    KeyboardInterrupt: an 'internal error'."""
+    from sdae_cli import checkpoint
+
+    def interrupted_while_saving(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise ValueError("Can't close the ZIP file while there is an open writing handle on it.")
+
+    monkeypatch.setattr(checkpoint, "save", interrupted_while_saving)
+    assert run(["pretrain", "s.npy", "--layers", "3", "--epochs", "2", "-o", "new.npz"], 130) == (
+        "Error: pretrain: interrupted")
+    assert listing(model) == ["m.npz", "s.npy", "y.npy"]
+
+
 def test_an_operating_system_error(model, monkeypatch):
     import errno
 

@@ -78,6 +78,8 @@ class SdaeGroup(click.Group):
         except KeyboardInterrupt:
             raise one_line(f"{running(ctx)}: interrupted", 130) from None
         except Exception as e:
+            if during_interruption(e):  # e.g. a zip archive that could not be closed as Ctrl-C stopped its writing
+                raise one_line(f"{running(ctx)}: interrupted", 130) from None
             core = sys.modules.get(f"{__package__}._core")
             if core is not None and isinstance(e, core.CoreError):
                 raise one_line(f"{running(ctx)}: the core refused the job: {first_line(e)}", 1) from None
@@ -98,6 +100,17 @@ def one_line(message: str, exit_code: int) -> click.ClickException:
     error = click.ClickException(" ".join(message.split("\n")))
     error.exit_code = exit_code
     return error
+
+
+def during_interruption(error: BaseException) -> bool:
+    """Whether `error` was raised while a Ctrl-C (KeyboardInterrupt) was being handled."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def first_line(error: BaseException) -> str:
