@@ -229,14 +229,16 @@ def model_and_data(ctx: click.Context, model_path: str | None, data: str, output
     from .data import read_matrix
 
     check_not_input(data, output)
+    if model_path is not None:
+        check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
     return model, read_matrix(data, key), source_name(data)
 
 
-def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
+def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:
     if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
         if os.path.samefile(data, output):
-            raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
+            raise click.BadParameter(f"{output} is {what}; choose another output", param_hint=f"'{flag}'")
 
 
 def check_writable(path: str, flag: str) -> None:
