@@ -47,8 +47,24 @@ def test_output_directory_not_writable(tmp_path, matrix, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(data.tempfile, "mkstemp", refuse)  # works even as root
+    monkeypatch.setattr(data, "_open_new", refuse)  # works even as root
     with pytest.raises(DataError, match=r"x\.npy: permission denied"):
+        write_matrix(str(tmp_path / "x.npy"), matrix)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_just_after_the_temporary_file_is_made(tmp_path, matrix, monkeypatch):
+    """Found by the command-line fuzzer: a Ctrl-C between the temporary file's creation and the
+    moment its name was known (inside tempfile.mkstemp, or on the way back from it) left the file
+    behind. The name is now chosen before the file is made."""
+    real = data._open_new
+
+    def made_then_interrupted(temp):
+        real(temp)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "_open_new", made_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
         write_matrix(str(tmp_path / "x.npy"), matrix)
     assert os.listdir(tmp_path) == []
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import sys
-import tempfile
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -241,7 +241,8 @@ def _output_format(path: str, fmt: str | None) -> tuple[str, str | None]:
     return kind, "\t" if kind == "text" and suffix == ".tsv" else delimiter
 
 
-def _create_temp(path: str, target: str) -> tuple[int, str]:
+def _folder_of(path: str, target: str) -> str:
+    """The folder the output goes in, refused in one line if it cannot take it."""
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         if os.path.exists(directory):
@@ -249,22 +250,13 @@ def _create_temp(path: str, target: str) -> tuple[int, str]:
         raise DataError(f"{path}: directory '{directory}' does not exist")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a file")
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(target) + ".",
-                                    suffix=".tmp")
-    except PermissionError:
-        raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
-    # mkstemp makes 0600 files: keep the old file's permissions, or use what open() would.
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        mode = 0o666 & ~mask
-    os.fchmod(fd, mode)
-    return fd, temp
+    return directory
+
+
+def _open_new(temp: str) -> int:
+    """Creates `temp`, which must not exist yet, for writing, with the permissions open() gives."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(temp, flags, 0o666)
 
 
 @contextlib.contextmanager
@@ -278,17 +270,36 @@ def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator
     path = os.fspath(path)
     # Replace what a symlink points to, not the link itself.
     target = os.path.realpath(path) if os.path.islink(path) else path
-    fd, temp = _create_temp(path, target)
+    directory = _folder_of(path, target)
+    temp = None
     try:
+        # The name is known before the file exists: a Ctrl-C landing anywhere after it is
+        # created (even inside the call that creates it) still finds it to delete.
+        for _ in range(100):
+            temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = _open_new(temp)
+                break
+            except FileExistsError:
+                continue
+            except PermissionError:
+                raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
+            except OSError as e:
+                raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
+        else:
+            raise DataError(f"{path}: cannot write (no free temporary name in '{directory}')")
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            with contextlib.suppress(OSError):  # a file replaced keeps its permissions
+                os.fchmod(f.fileno(), os.stat(target).st_mode & 0o7777)
             yield f
             f.flush()
             if durable:
                 os.fsync(f.fileno())
         os.replace(temp, target)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         if isinstance(e, OSError):  # disk full, quota, I/O error...
             raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
         raise
