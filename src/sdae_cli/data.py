@@ -305,6 +305,41 @@ def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator
         raise
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block to end, then act as usual. For the short stretches
+    a Ctrl-C must not cut in two: zipfile (under np.savez) opens an archive member and only then
+    enters the 'with' that closes it, and a KeyboardInterrupt in between leaves an archive that
+    cannot be closed, whose destructor later prints a traceback. Off the main thread, where
+    handlers cannot be set, the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+            for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = held[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # Python's Ctrl-C handler: KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
+
+
+def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez into an open file, out of Ctrl-C's reach (see interrupts_deferred)."""
+    with interrupts_deferred():
+        np.savez(f, **arrays)
+
+
 def _write_text(out, array: np.ndarray, delimiter: str) -> None:
     if array.dtype.kind == "f":
         # %.9g round-trips float32 exactly; float64 needs 17 digits for the same.
@@ -332,7 +367,7 @@ def write_matrix(path: str, array: np.ndarray, fmt: str | None = None, *,
         if kind == "npy":
             np.save(out, array, allow_pickle=False)
         elif kind == "npz":
-            np.savez(out, data=array)
+            write_npz(out, {"data": array})
         else:
             _write_text(out, array, delimiter)
 

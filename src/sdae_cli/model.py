@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__, _core, resources
 from .chunked import iter_chunks
-from .data import atomic_output
+from .data import atomic_output, write_npz
 from .errors import ModelError, DataError
 from .layer import ALIGNMENT, Layer, aligned_zeros
 from .scaling import Scaler, check_finite
@@ -226,7 +226,7 @@ class SDAE:
         if self.head_W is not None and not np.all(np.isfinite(self.head_W)):
             raise ModelError(f"{path}: the classifier has non-finite parameters; not saved")
         with atomic_output(path) as f:
-            np.savez(f, **self.arrays())
+            write_npz(f, self.arrays())
 
     @classmethod
     def load(cls, path: str) -> "SDAE":
