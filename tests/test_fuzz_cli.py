@@ -8,9 +8,9 @@ the contract every run keeps:
   internal error;
 - no file appears but the outputs asked for (after a failure or an interruption, also
   checkpoints), never a temporary file; on success every output named is there; no file
-  changes unless named as an output or a checkpoint.
+  changes unless named as an output or a checkpoint; no command writes over what it reads.
 
-SDAE_FUZZ_EXAMPLES sets how many chains to try: 150 by default (about a minute); the nightly
+SDAE_FUZZ_EXAMPLES sets how many chains to try: 500 by default (about a minute); the nightly
 run tries 10,000 (README, Tests). What it found is kept below as explicit regression cases.
 """
 import contextlib
@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -38,7 +37,7 @@ from sdae_cli import checkpoint, resources
 from sdae_cli.cli import cli
 from sdae_cli.cli_support import default_model_path, tuned_model_path
 
-EXAMPLES = int(os.environ.get("SDAE_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("SDAE_FUZZ_EXAMPLES", "500"))
 BUDGET = 3.0  # seconds a chain may run before it is stopped as Ctrl-C would stop it
 MEMORY = 512 << 20  # what the fuzzed jobs may take: bigger ones are refused, not run, on a shared machine
 
@@ -519,5 +518,3 @@ def test_found_by_the_fuzzer(library, tmp_path, small_memory, argv, stdin, plan,
     run_chain(folder, argv, stdin, plan)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))

@@ -23,10 +23,6 @@ def load_all(path, raw: bytes) -> None:
             pass
 
 
-csv_cells = st.one_of(st.floats(allow_nan=True), st.integers(), st.text(max_size=5),
-                      st.sampled_from(['"1"', "", " ", "1e999", "--1", "0x10", "\ufeff2"]))
-
-
 @SETTINGS
 @given(raw=st.binary(max_size=600), suffix=st.sampled_from([".npy", ".npz", ".csv", ".txt", ".dat"]))
 def test_random_bytes(tmp_path, raw, suffix):

@@ -31,7 +31,7 @@ def run(args, exit_code):
     result = runner().invoke(cli, [str(a) for a in args])
     assert "Traceback" not in result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == exit_code, output
+    assert result.exit_code == exit_code, result.stdout + result.stderr
     if exit_code == 0:
         return ""
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
