@@ -382,3 +382,27 @@ def test_a_bug_is_one_line_unless_asked_for_its_traceback(model, monkeypatch):
     monkeypatch.setenv("SDAE_TRACEBACK", "1")
     result = runner().invoke(cli, ["encode", "-m", "m.npz", "s.npy"])
     assert isinstance(result.exception, TypeError)
+
+
+def test_an_input_too_big_to_map_under_an_rlimit(folder):
+    """A .npy is memory-mapped to be read a chunk at a time, and under `ulimit -v` the mapping
+    itself counts: a file bigger than the room left was 'not a valid NPY file ([Errno 12] Cannot
+    allocate memory)'."""
+    import resource
+    import subprocess
+    import sys
+
+    with open(folder / "big.npy", "wb") as f:  # 2 GiB, sparse: nothing is written but the header
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (2**19, 1024)})
+        f.truncate(f.tell() + 2**31)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1500 << 20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    done = subprocess.run([sys.executable, "-c", "from sdae_cli.cli import main; main()", "pretrain", "big.npy",
+                           "--layers", "3"], capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: big.npy: cannot map its 2.0 GiB into memory to read it; ")
+    assert done.stderr.endswith(" is available (the process's limit, ulimit -v); raise the limit, or give fewer "
+                                "rows\n") and done.stderr.count("\n") == 1, done.stderr
+    assert listing(folder) == ["big.npy", "s.npy"]

@@ -6,6 +6,7 @@ column for text), never as a numpy traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import secrets
@@ -14,7 +15,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, ResourceError
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # the second one starts an empty zip
@@ -54,6 +55,10 @@ def read_matrix(path: str, key: str | None = None, *,
         try:
             # Memory-map files: huge training sets stay on disk until they are used.
             array = np.load(source, mmap_mode="r" if raw is None else None, allow_pickle=False)
+        except OSError as e:
+            if e.errno == errno.ENOMEM:  # the mapping itself counts against `ulimit -v`
+                raise _cannot_map(name, path) from None
+            raise _numpy_error(name, "NPY", e) from e
         except Exception as e:
             raise _numpy_error(name, "NPY", e) from e
     elif kind == "npz":
@@ -81,6 +86,15 @@ def _read_bytes(path: str, size: int = -1) -> bytes:
         raise DataError(f"{path}: permission denied") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+
+
+def _cannot_map(name: str, path: str) -> DataError:
+    from .resources import available_memory, describe
+
+    available, limit = available_memory()
+    now = f"; {describe(available)} is available ({limit})" if available is not None else ""
+    return ResourceError(f"{name}: cannot map its {describe(os.path.getsize(path))} into memory to read it{now}; "
+                         "raise the limit, or give fewer rows")
 
 
 def _numpy_error(name: str, kind: str, exc: Exception) -> DataError:
