@@ -2,9 +2,9 @@
 import io
 import zipfile
 
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from malformed import VALID_NPY, csv_cells, mangled, valid_npz
 
 from sdae_cli.data import read_matrix
 from sdae_cli.errors import SdaeError
@@ -14,30 +14,6 @@ from sdae_cli.model import SDAE
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def npy_bytes(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def mangled(data: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
-    """data truncated at cut, with some bytes overwritten."""
-    out = bytearray(data[: max(1, cut % (len(data) + 1))])
-    for position, value in flips:
-        if out:
-            out[position % len(out)] = value
-    return bytes(out)
-
-
-VALID_NPY = npy_bytes(np.arange(12, dtype=np.float32).reshape(3, 4))
-
-
-def valid_npz() -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, a=np.ones((2, 2)), meta=np.array('{"format": "sdae-model", "format_version": 1}'))
-    return buffer.getvalue()
-
-
 def load_all(path, raw: bytes) -> None:
     path.write_bytes(raw)
     for load in (lambda: read_matrix(str(path)), lambda: read_labels(str(path)), lambda: SDAE.load(str(path))):
@@ -45,10 +21,6 @@ def load_all(path, raw: bytes) -> None:
             load()
         except SdaeError:
             pass
-
-
-csv_cells = st.one_of(st.floats(allow_nan=True), st.integers(), st.text(max_size=5),
-                      st.sampled_from(['"1"', "", " ", "1e999", "--1", "0x10", "\ufeff2"]))
 
 
 @SETTINGS

@@ -47,8 +47,24 @@ def test_output_directory_not_writable(tmp_path, matrix, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(data.tempfile, "mkstemp", refuse)  # works even as root
+    monkeypatch.setattr(data, "_open_new", refuse)  # works even as root
     with pytest.raises(DataError, match=r"x\.npy: permission denied"):
+        write_matrix(str(tmp_path / "x.npy"), matrix)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_just_after_the_temporary_file_is_made(tmp_path, matrix, monkeypatch):
+    """Found by the command-line fuzzer: a Ctrl-C between the temporary file's creation and the
+    moment its name was known (inside tempfile.mkstemp, or on the way back from it) left the file
+    behind. The name is now chosen before the file is made."""
+    real = data._open_new
+
+    def made_then_interrupted(temp):
+        real(temp)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "_open_new", made_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
         write_matrix(str(tmp_path / "x.npy"), matrix)
     assert os.listdir(tmp_path) == []
 
@@ -228,3 +244,51 @@ def test_matrix_writer_exception_in_body_removes_temp(tmp_path):
 def test_matrix_writer_missing_directory(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         MatrixWriter(str(tmp_path / "nope" / "w.npy"), 1, 1)
+
+
+# ------------------------------------------------------------ Ctrl-C in the middle of a zip archive
+
+def test_ctrl_c_waits_for_the_block_then_acts(tmp_path):
+    import signal
+
+    called = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: called.append(signum))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with data.interrupts_deferred():
+                signal.raise_signal(signal.SIGINT)
+                (tmp_path / "done").write_text("the block ran to its end")
+        assert (tmp_path / "done").exists()
+        with data.interrupts_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            assert called == []
+        assert called == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_ctrl_c_between_opening_an_archive_member_and_its_with(tmp_path, monkeypatch):
+    """Found by the command-line fuzzer: a Ctrl-C just after zipfile had opened a member for
+    np.savez, before the 'with' that closes it, left an archive that could not be closed; its
+    destructor printed a traceback when it was freed. np.savez now runs with Ctrl-C held back
+    until it returns, so the model is not written and nothing is left."""
+    import gc
+    import signal
+    import zipfile
+
+    from sdae_cli import PretrainConfig, pretrain
+
+    model = pretrain(np.random.default_rng(0).random((20, 4), dtype=np.float32), PretrainConfig(layers=[3], epochs=1))
+    real_open = zipfile.ZipFile.open
+
+    def open_then_ctrl_c(self, *args, **kwargs):
+        member = real_open(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return member
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", open_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(str(tmp_path / "m.npz"))
+    gc.collect()  # an archive left open would complain here, and pytest fail the test
+    assert os.listdir(tmp_path) == []

@@ -1,5 +1,7 @@
 // The only bridge between Python and the core: array views in, GIL released, errors mapped.
-// std::invalid_argument becomes ValueError (pybind11's default translation).
+// Every C++ exception arrives as one Python type the CLI can tell from its own bugs:
+// std::bad_alloc as MemoryError, anything else (std::invalid_argument for bad shapes and
+// settings, whatever a parallel region caught and rethrew) as _core.CoreError, a ValueError.
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -10,6 +12,7 @@
 #include "sdae/noise.hpp"
 #include "sdae/online_sgd.hpp"
 #include "sdae/stack.hpp"
+#include "sdae/threads.hpp"
 
 namespace py = pybind11;
 using namespace sdae;
@@ -58,11 +61,46 @@ auto interruptible(F&& run) {
   }
 }
 
+// For the tests: throws `kind` from thread 1 of a parallel region, through the same capture and
+// rethrow every parallel loop of the core uses, to check what reaches Python.
+void raise_from_threads(const std::string& kind) {
+  ParallelErrors errors;
+#pragma omp parallel num_threads(2)
+  errors.run([&] {
+    if (omp_get_thread_num() != omp_get_num_threads() - 1) return;
+    if (kind == "bad_alloc") throw std::bad_alloc();
+    if (kind == "invalid_argument") throw std::invalid_argument("X: expected 3 columns, got 4");
+    if (kind == "logic_error") throw std::logic_error("an internal check failed");
+    throw std::runtime_error(kind);
+  });
+  errors.rethrow();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, mod) {
   mod.doc() = "sdae's native core: denoising autoencoder layers in C++/Eigen/OpenMP";
   mod.attr("__version__") = SDAE_VERSION;
+
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> core_error;
+  core_error.call_once_and_store_result(
+      [&] { return py::object(py::exception<std::exception>(mod, "CoreError", PyExc_ValueError)); });
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const py::builtin_exception&) {
+      throw;  // pybind11's own (a failed cast...) keep their Python types
+    } catch (const py::error_already_set&) {
+      throw;  // a Python exception on its way back, such as KeyboardInterrupt
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "std::bad_alloc: the core could not allocate memory");
+    } catch (const std::exception& e) {
+      PyErr_SetString(core_error.get_stored().ptr(), e.what());
+    }
+  });
+  mod.def("_raise_from_threads", &raise_from_threads, py::arg("kind"),
+          "For the tests: throw bad_alloc, invalid_argument, logic_error or any other message as a "
+          "runtime_error from inside a parallel region.");
 
   py::enum_<Activation>(mod, "Activation")
       .value("sigmoid", Activation::sigmoid)

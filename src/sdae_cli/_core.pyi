@@ -14,6 +14,14 @@ F32 = NDArray[np.float32]
 __version__: str
 gemm_backend: str  # "openblas" or "eigen"
 
+class CoreError(ValueError):
+    """Any C++ exception but std::bad_alloc (which arrives as MemoryError): bad shapes or
+    settings (std::invalid_argument), or what a parallel region caught and rethrew."""
+
+def _raise_from_threads(kind: str) -> None:
+    """For the tests: throws kind (bad_alloc, invalid_argument, logic_error, or any other text as
+    a runtime_error) from inside a parallel region."""
+
 class Activation(enum.Enum):
     sigmoid = ...
     tanh = ...

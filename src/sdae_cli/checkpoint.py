@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__
-from .data import atomic_output
+from .data import atomic_output, write_npz
 from .errors import SdaeError, TrainingError
 
 FORMAT_NAME = "sdae-checkpoint"
@@ -51,7 +51,7 @@ def save(path: str, kind: str, meta: dict, arrays: dict[str, np.ndarray]) -> Non
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "tool_version": __version__,
               "kind": kind, **meta}
     with atomic_output(path, durable=False) as f:
-        np.savez(f, meta=np.array(json.dumps(header)), **arrays)
+        write_npz(f, {"meta": np.array(json.dumps(header)), **arrays})
 
 
 def load(path: str, kind: str) -> tuple[dict, dict[str, np.ndarray]]:

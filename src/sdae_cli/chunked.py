@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .data import _output_format, _write_text, atomic_output
+from .data import _output_format, _write_text, atomic_output, interrupts_deferred
 from .errors import DataError
 
 
@@ -36,8 +36,9 @@ class MatrixWriter:
             else:
                 out = self._stack.enter_context(atomic_output(path, "wb"))
             if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
-                archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
-                out = self._stack.enter_context(archive.open("data.npy", "w", force_zip64=True))
+                with interrupts_deferred():  # until the stack holds both to close them
+                    archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
+                    out = self._stack.enter_context(archive.open("data.npy", "w", force_zip64=True))
             if self.kind != "text":
                 header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
                           "fortran_order": False, "shape": (self.n_rows, self.n_cols)}

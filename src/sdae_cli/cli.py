@@ -12,8 +12,8 @@ from .defaults import FINETUNE, PRETRAIN
 from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
-                          model_and_data, source_name,
-                          training_options, tuned_model_path, write_chunks)
+                          model_and_data, size_list, source_name,
+                          threads_option, training_options, tuned_model_path, write_chunks)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sdae")
@@ -30,7 +30,7 @@ def cli(ctx):
 @cli.command()
 @click.argument("data")
 @click.option("-o", "--output", help="Model file (default: <DATA stem>.sdae.npz here).")
-@click.option("--layers", callback=int_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
+@click.option("--layers", callback=size_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
 @click.option("--noise", default="0.3", show_default=True, callback=float_list,
               help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
 @click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
@@ -245,14 +245,20 @@ def score(ctx, model_path, data, output, fmt, threads, key):
 @click.argument("model_path", metavar="MODEL")
 def info(model_path):
     """Print a model's architecture, training settings and history."""
+    from .errors import ModelError
     from .model import SDAE
     from .report import describe
 
-    click.echo(describe(SDAE.load(model_path), model_path))
+    model = SDAE.load(model_path)
+    try:
+        text = describe(model, model_path)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # the loader checks what computing needs
+        raise ModelError(f"{model_path}: damaged description in its metadata ({type(e).__name__}: {e})") from None
+    click.echo(text)
 
 
 @cli.command()
-@click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+@threads_option
 def demo(threads):
     """Pretrain on the digits shipped with sdae, then denoise masked held-out digits."""
     from .demo import run_demo

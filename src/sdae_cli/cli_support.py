@@ -4,7 +4,10 @@ No heavy imports here either: `sdae --help` loads only this and click.
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
+import sys
 
 import click
 
@@ -37,9 +40,18 @@ class ChainedCommand(click.Command):
             check(ctx.params)  # before any command of the chain runs, so a bad chain writes nothing
         return ctx.args
 
+    def invoke(self, ctx: click.Context):
+        chain = ctx.find_object(Chain)
+        if chain is not None:
+            chain.running = self.name  # what messages name, should this command fail
+        return super().invoke(ctx)
+
 
 class SdaeGroup(click.Group):
-    """Turns our own errors into one-line messages with exit code 1 (usage errors exit 2)."""
+    """Turns every error into one line on stderr: our own with exit code 1 (usage errors exit 2,
+    interruptions 130), and those that come from below us: memory that ran out in spite of the
+    estimates, an error from the C++ core, Ctrl-C outside training and, last, anything else,
+    as an internal error (SDAE_TRACEBACK=1 shows its traceback instead)."""
 
     command_class = ChainedCommand
 
@@ -51,9 +63,74 @@ class SdaeGroup(click.Group):
         except ConfigError as e:
             raise click.BadParameter(e.message, param_hint=f"'--{e.option}'") from None
         except SdaeError as e:
-            error = click.ClickException(str(e))
-            error.exit_code = getattr(e, "exit_code", 1)  # 130 after Ctrl-C / SIGTERM
-            raise error from None
+            raise one_line(str(e), getattr(e, "exit_code", 1)) from None  # 130 after Ctrl-C / SIGTERM
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                raise  # the reader of stdout went away: Click exits quietly
+            where = f"{e.filename}: " if e.filename else ""
+            raise one_line(f"{running(ctx)}: {where}{e.strerror or e}", 1) from None
+        except MemoryError as e:
+            from .resources import out_of_memory
+
+            job = running(ctx)
+            raise one_line(str(out_of_memory(job, failed_allocation(e), OUT_OF_MEMORY_HINTS.get(
+                job, "lower --threads, or use a smaller model"))), 1) from None
+        except KeyboardInterrupt:
+            raise one_line(f"{running(ctx)}: interrupted", 130) from None
+        except Exception as e:
+            if during_interruption(e):  # e.g. a zip archive that could not be closed as Ctrl-C stopped its writing
+                raise one_line(f"{running(ctx)}: interrupted", 130) from None
+            core = sys.modules.get(f"{__package__}._core")
+            if core is not None and isinstance(e, core.CoreError):
+                raise one_line(f"{running(ctx)}: the core refused the job: {first_line(e)}", 1) from None
+            if os.environ.get("SDAE_TRACEBACK"):
+                raise
+            raise one_line(f"{running(ctx)}: internal error ({type(e).__name__}: {first_line(e)}); please report it "
+                           "with the command line (SDAE_TRACEBACK=1 shows where it happened)", 1) from None
+
+
+# What to change when memory runs out in spite of the estimate, by command.
+OUT_OF_MEMORY_HINTS = {
+    "pretrain": "lower --layers or --batch-size, or train on fewer rows",
+    "finetune": "lower --batch-size, or fine-tune on fewer rows",
+}
+
+
+def one_line(message: str, exit_code: int) -> click.ClickException:
+    error = click.ClickException(" ".join(message.split("\n")))
+    error.exit_code = exit_code
+    return error
+
+
+def during_interruption(error: BaseException) -> bool:
+    """Whether `error` was raised while a Ctrl-C (KeyboardInterrupt) was being handled."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def failed_allocation(error: MemoryError) -> str:
+    """What a MemoryError says could not be allocated: NumPy's 'Unable to allocate 156. GiB for an
+    array with shape ...', or the core's std::bad_alloc."""
+    found = re.search(r"[Uu]nable to allocate ([0-9.]+ ?[KMGTPE]?i?B)", str(error))
+    return f"could not allocate {found.group(1)} more" if found else first_line(error) or "an allocation failed"
+
+
+def running(ctx: click.Context) -> str:
+    """The command of the chain that is running (for messages)."""
+    chain = ctx.find_object(Chain)
+    return getattr(chain, "running", None) or "sdae"
 
 
 class Chain:
@@ -62,21 +139,63 @@ class Chain:
     def __init__(self):
         self.model = None
         self.model_name = None
+        self.running = None  # the command under way
+
+
+# Units in one layer: far more than any layer that fits in memory, so a bigger number is a typo.
+MAX_LAYER_UNITS = 10**7
 
 
 def split_list(value: str, convert, param) -> list:
+    """The items of a comma-separated option. An empty item is refused rather than skipped:
+    `20,,5` is more likely a lost number than a wish for two layers."""
+    items = [part.strip() for part in value.split(",")]
+    if items == [""]:
+        raise click.BadParameter("nothing given; give one value or a comma-separated list", param=param)
+    if "" in items:
+        raise click.BadParameter(f"{value!r} has an empty item; separate the values with single commas",
+                                 param=param)
     try:
-        return [convert(part.strip()) for part in value.split(",") if part.strip()]
+        return [convert(item) for item in items]
+    except ValueError as e:  # the converters' own one-line messages
+        raise click.BadParameter(str(e), param=param) from None
+
+
+def count(item: str) -> int:
+    """A whole number written with digits only: no sign, no underscores, no exponent."""
+    if not (item.isascii() and item.isdigit()):
+        raise ValueError(f"{item!r} is not a whole number (digits only, no sign)")
+    return int(item)
+
+
+def layer_size(item: str) -> int:
+    units = count(item)
+    if units == 0:
+        raise ValueError("a layer needs at least 1 unit, got 0")
+    if units > MAX_LAYER_UNITS:
+        raise ValueError(f"{units} units in one layer is more than sdae takes ({MAX_LAYER_UNITS:,}); "
+                         "is there a digit too many?")
+    return units
+
+
+def number(item: str) -> float:
+    try:
+        return float(item)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of {convert.__name__} values") from None
+        raise ValueError(f"{item!r} is not a number") from None
 
 
 def int_list(ctx, param, value):
-    return None if value is None else split_list(value, int, param)
+    return None if value is None else split_list(value, count, param)
+
+
+def size_list(ctx, param, value):
+    """Layer sizes: whole numbers from 1 to MAX_LAYER_UNITS."""
+    return None if value is None else split_list(value, layer_size, param)
 
 
 def float_list(ctx, param, value):
-    return None if value is None else split_list(value, float, param)
+    return None if value is None else split_list(value, number, param)
 
 
 def choice_list(choices):
@@ -84,7 +203,7 @@ def choice_list(choices):
         items = split_list(value, str, param)
         for item in items:
             if item not in choices:
-                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}")
+                raise click.BadParameter(f"{item!r} is not one of {', '.join(choices)}", param=param)
         return items
     return callback
 
@@ -112,14 +231,16 @@ def model_and_data(ctx: click.Context, model_path: str | None, data: str, output
     from .data import read_matrix
 
     check_not_input(data, output)
+    if model_path is not None:
+        check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
     return model, read_matrix(data, key), source_name(data)
 
 
-def check_not_input(data: str, output: str | None, flag: str = "-o") -> None:
+def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:
     if output and output != "-" and data != "-" and os.path.exists(output) and os.path.exists(data):
         if os.path.samefile(data, output):
-            raise click.BadParameter(f"{output} is the input file; choose another output", param_hint=f"'{flag}'")
+            raise click.BadParameter(f"{output} is {what}; choose another output", param_hint=f"'{flag}'")
 
 
 def check_writable(path: str, flag: str) -> None:
@@ -142,7 +263,10 @@ def default_model_path(data: str) -> str:
     return f"{name}.sdae.npz"
 
 
-threads_option = click.option("--threads", default=0, show_default=True, help="Threads (0: all cores).")
+# More is a typo: the core would start that many OS threads for a large enough loop.
+MAX_THREADS = 1024
+threads_option = click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS),
+                              help="Threads (0: all cores).")
 key_option = click.option("--key", help="The array to read from an .npz holding several.")
 format_option = click.option("--format", "fmt", type=click.Choice(["npy", "csv"]),
                              help="Output format (default: from the suffix; csv on stdout).")
@@ -169,7 +293,8 @@ def training_options(defaults: dict):
     """What pretrain and finetune share (each adds its own --epochs, -o and --resume), with the
     command's defaults (defaults.py)."""
     return compose(
-        click.option("--batch-size", default=32, show_default=True, type=int),
+        click.option("--batch-size", default=32, show_default=True,
+                     type=click.IntRange(1, 2**63 - 1)),  # the core's int64
         click.option("--lr", type=float, help=lr_help(defaults)),
         click.option("--optimizer", default=defaults["optimizer"], show_default=True,
                      type=click.Choice(["sgd", "momentum", "adam"])),

@@ -6,15 +6,16 @@ column for text), never as a numpy traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import secrets
 import sys
-import tempfile
 from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, ResourceError
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # the second one starts an empty zip
@@ -22,7 +23,7 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 WRITE_SUFFIXES = {".npy": ("npy", None), ".npz": ("npz", None), ".csv": ("text", ","),
                   ".txt": ("text", ","), ".tsv": ("text", "\t")}
 DELIMITERS = (",", "\t", ";", None)  # None: runs of whitespace
-ROWS_PER_BLOCK = 10_000  # text is formatted in blocks to bound memory
+VALUES_PER_BLOCK = 1_000_000  # text is formatted in blocks of rows to bound memory (~50 MB a block)
 
 
 # ---------------------------------------------------------------- reading
@@ -54,6 +55,10 @@ def read_matrix(path: str, key: str | None = None, *,
         try:
             # Memory-map files: huge training sets stay on disk until they are used.
             array = np.load(source, mmap_mode="r" if raw is None else None, allow_pickle=False)
+        except OSError as e:
+            if e.errno == errno.ENOMEM:  # the mapping itself counts against `ulimit -v`
+                raise _cannot_map(name, path) from None
+            raise _numpy_error(name, "NPY", e) from e
         except Exception as e:
             raise _numpy_error(name, "NPY", e) from e
     elif kind == "npz":
@@ -81,6 +86,15 @@ def _read_bytes(path: str, size: int = -1) -> bytes:
         raise DataError(f"{path}: permission denied") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+
+
+def _cannot_map(name: str, path: str) -> DataError:
+    from .resources import available_memory, describe
+
+    available, limit = available_memory()
+    now = f"; {describe(available)} is available ({limit})" if available is not None else ""
+    return ResourceError(f"{name}: cannot map its {describe(os.path.getsize(path))} into memory to read it{now}; "
+                         "raise the limit, or give fewer rows")
 
 
 def _numpy_error(name: str, kind: str, exc: Exception) -> DataError:
@@ -241,7 +255,8 @@ def _output_format(path: str, fmt: str | None) -> tuple[str, str | None]:
     return kind, "\t" if kind == "text" and suffix == ".tsv" else delimiter
 
 
-def _create_temp(path: str, target: str) -> tuple[int, str]:
+def _folder_of(path: str, target: str) -> str:
+    """The folder the output goes in, refused in one line if it cannot take it."""
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         if os.path.exists(directory):
@@ -249,22 +264,13 @@ def _create_temp(path: str, target: str) -> tuple[int, str]:
         raise DataError(f"{path}: directory '{directory}' does not exist")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a file")
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(target) + ".",
-                                    suffix=".tmp")
-    except PermissionError:
-        raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
-    # mkstemp makes 0600 files: keep the old file's permissions, or use what open() would.
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        mode = 0o666 & ~mask
-    os.fchmod(fd, mode)
-    return fd, temp
+    return directory
+
+
+def _open_new(temp: str) -> int:
+    """Creates `temp`, which must not exist yet, for writing, with the permissions open() gives."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(temp, flags, 0o666)
 
 
 @contextlib.contextmanager
@@ -278,20 +284,74 @@ def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator
     path = os.fspath(path)
     # Replace what a symlink points to, not the link itself.
     target = os.path.realpath(path) if os.path.islink(path) else path
-    fd, temp = _create_temp(path, target)
+    directory = _folder_of(path, target)
+    temp = None
     try:
+        # The name is known before the file exists: a Ctrl-C landing anywhere after it is
+        # created (even inside the call that creates it) still finds it to delete.
+        for _ in range(100):
+            temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = _open_new(temp)
+                break
+            except FileExistsError:
+                continue
+            except PermissionError:
+                raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
+            except OSError as e:
+                raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
+        else:
+            raise DataError(f"{path}: cannot write (no free temporary name in '{directory}')")
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            with contextlib.suppress(OSError):  # a file replaced keeps its permissions
+                os.fchmod(f.fileno(), os.stat(target).st_mode & 0o7777)
             yield f
             f.flush()
             if durable:
                 os.fsync(f.fileno())
         os.replace(temp, target)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         if isinstance(e, OSError):  # disk full, quota, I/O error...
             raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
         raise
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block to end, then act as usual. For the short stretches
+    a Ctrl-C must not cut in two: zipfile (under np.savez) opens an archive member and only then
+    enters the 'with' that closes it, and a KeyboardInterrupt in between leaves an archive that
+    cannot be closed, whose destructor later prints a traceback. Off the main thread, where
+    handlers cannot be set, the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+            for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = held[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # Python's Ctrl-C handler: KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
+
+
+def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez into an open file, out of Ctrl-C's reach (see interrupts_deferred)."""
+    with interrupts_deferred():
+        np.savez(f, **arrays)
 
 
 def _write_text(out, array: np.ndarray, delimiter: str) -> None:
@@ -301,8 +361,9 @@ def _write_text(out, array: np.ndarray, delimiter: str) -> None:
     else:
         spec = "%d"  # ints and bools (as 0/1)
     row_format = delimiter.join([spec] * array.shape[1]) + "\n"
-    for start in range(0, array.shape[0], ROWS_PER_BLOCK):
-        block = array[start:start + ROWS_PER_BLOCK].tolist()
+    rows = max(1, VALUES_PER_BLOCK // max(1, array.shape[1]))  # as Python floats, 8,192 x 10,000 took 2.5 GB
+    for start in range(0, array.shape[0], rows):
+        block = array[start:start + rows].tolist()
         out.write("".join(row_format % tuple(row) for row in block).encode("ascii"))
 
 
@@ -320,7 +381,7 @@ def write_matrix(path: str, array: np.ndarray, fmt: str | None = None, *,
         if kind == "npy":
             np.save(out, array, allow_pickle=False)
         elif kind == "npz":
-            np.savez(out, data=array)
+            write_npz(out, {"data": array})
         else:
             _write_text(out, array, delimiter)
 

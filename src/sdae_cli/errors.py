@@ -24,3 +24,7 @@ class ConfigError(SdaeError):
         super().__init__(f"{option}: {message}")
         self.option = option
         self.message = message
+
+
+class ResourceError(SdaeError):
+    """A job that needs more memory than the machine, or the process's limits, leave it."""

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import _core, checkpoint
+from . import _core, checkpoint, resources
 from .defaults import FINETUNE
 from .errors import ConfigError, DataError, SdaeError, TrainingError
 from .layer import CORE_NOISE, CORE_OPTIMIZER, NOISE_TYPES, aligned_zeros
@@ -76,6 +76,8 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
     if len(labels) != X.shape[0]:
         raise DataError(f"{source}: {X.shape[0]} rows but {len(labels)} labels")
     classes, y = class_indices(labels, "labels")
+    resources.require("finetune", resources.finetune_parts(X.shape, model.sizes, len(classes), config,
+                                                           model.scaler.kind != "none", False))
     data = prepared(model, X, source)
     if valid is not None:
         valid_X, valid_y = prepared(model, valid[0], "validation data"), valid[1]
@@ -123,6 +125,8 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
                          resume: str | None = None) -> SDAE:
     """A new model: the unrolled encoder-decoder trained end to end to reconstruct its input from
     a corrupted copy, or, with `clean`, to map the noisy rows X to their clean counterparts."""
+    resources.require("finetune", resources.finetune_parts(X.shape, model.sizes, None, config,
+                                                           model.scaler.kind != "none", clean is not None))
     reporter = reporter or Reporter()
     if config.monitor == "error":
         raise ConfigError("monitor", "reconstruct has no classification error; use --monitor loss")
@@ -176,7 +180,7 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
 def prepared(model: SDAE, X: np.ndarray, source: str) -> np.ndarray:
     model.check_input(X, source)
     check_finite(X, source)
-    return model.scaler.transform(X)
+    return model.scaler.transform(X, source)
 
 
 class TuneState:

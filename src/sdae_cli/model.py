@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, _core
+from . import __version__, _core, resources
 from .chunked import iter_chunks
-from .data import atomic_output
+from .data import atomic_output, write_npz
 from .errors import ModelError, DataError
 from .layer import ALIGNMENT, Layer, aligned_zeros
 from .scaling import Scaler, check_finite
@@ -97,6 +97,7 @@ class SDAE:
         if not 1 <= depth <= len(self.layers):
             raise ValueError(f"layer {layer} out of range: the model has layers 1 to {len(self.layers)}")
         self.check_input(X, source)
+        self._require_memory("encode", self.sizes[:depth + 1], X, threads, chunk_rows)
         from .stack import encoder_stack
 
         # One core call a chunk: it takes row panels through every layer while they are in cache.
@@ -114,6 +115,7 @@ class SDAE:
         """Up through every layer and back down, in the input's original units, a chunk at a time
         (`into` and `reuse` as for iter_encode; with scaling to undo, every chunk is a new array)."""
         self.check_input(X, source)
+        self._require_memory("denoise", self.sizes + self.sizes[-2::-1], X, threads, chunk_rows)
         unscaled = self.scaler.kind == "none"
         buffers = _ChunkBuffers(into if unscaled else None, reuse and unscaled)
         reconstruct = self._reconstructor(threads, buffers)
@@ -141,8 +143,9 @@ class SDAE:
             raise ModelError("the model has no classifier; fine-tune it with labels first (sdae finetune --labels)")
         from .stack import classifier_stack
 
-        spec, theta = classifier_stack(self)
         self.check_input(X, source)
+        self._require_memory("predict", self.sizes + [len(self.classes)], X, threads, chunk_rows)
+        spec, theta = classifier_stack(self)
         for start, chunk in iter_chunks(X, chunk_rows):
             P = aligned_zeros((chunk.shape[0], spec.n_out))
             _core.stack_forward(spec, theta, self._scaled_chunk(chunk, start, source), P, threads)
@@ -153,6 +156,7 @@ class SDAE:
         """Per-row reconstruction error (rows, 1): the mean squared difference between the scaled
         input and its reconstruction through the whole stack. High scores flag unusual rows."""
         self.check_input(X, source)
+        self._require_memory("score", self.sizes + self.sizes[-2::-1], X, threads, chunk_rows)
         reconstruct = self._reconstructor(threads, _ChunkBuffers(reuse=True))  # Z stays inside
         for start, chunk in iter_chunks(X, chunk_rows):
             scaled = self._scaled_chunk(chunk, start, source)
@@ -178,9 +182,15 @@ class SDAE:
     def denoise(self, X, threads: int = 0) -> np.ndarray:
         return _gather(lambda into: self.iter_denoise(X, threads, into=into), X.shape[0], self.n_in)
 
+    def _require_memory(self, job: str, chain: list[int], X, threads: int, chunk_rows: int) -> None:
+        """Before a pass's first allocation: refuses one that cannot fit (chain: the widths data
+        goes through, input first)."""
+        resources.require(job, resources.inference_parts(job, chain, X.shape[0], self.scaler.kind != "none",
+                                                         threads, chunk_rows))
+
     def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:
         check_finite(chunk, source, first_row=start)
-        return self.scaler.transform(chunk)
+        return self.scaler.transform(chunk, source)
 
     # --- the file ------------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -216,7 +226,7 @@ class SDAE:
         if self.head_W is not None and not np.all(np.isfinite(self.head_W)):
             raise ModelError(f"{path}: the classifier has non-finite parameters; not saved")
         with atomic_output(path) as f:
-            np.savez(f, **self.arrays())
+            write_npz(f, self.arrays())
 
     @classmethod
     def load(cls, path: str) -> "SDAE":

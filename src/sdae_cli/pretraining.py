@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import _core, checkpoint
+from . import _core, checkpoint, resources
 from .defaults import PRETRAIN
 from .errors import ConfigError, SdaeError, TrainingError
 from .layer import CORE_OPTIMIZER, OPTIMIZERS, Layer, aligned_copy, aligned_zeros
@@ -147,6 +147,7 @@ def pretrain(X: np.ndarray, config: PretrainConfig, reporter: Reporter | None = 
         raise SdaeError(f"{source}: expected a non-empty 2-D array, got shape {X.shape}")
     check_finite(X, source)
     scaler = Scaler.fit(X, config.scale)
+    resources.require("pretrain", resources.pretrain_parts(X.shape, config, scaler.kind != "none"))
     if config.scale == "auto" and scaler.kind == "minmax":
         reporter.note(f"{source}: values outside [0, 1]; scaling each column to [0, 1] (--scale minmax)")
     if scaler.constant_columns:

@@ -8,6 +8,7 @@ import numpy as np
 from .errors import DataError
 
 SCALINGS = ("auto", "minmax", "standard", "none")
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the core computes in float32: beyond this is infinity
 
 
 @dataclass
@@ -37,11 +38,16 @@ class Scaler:
             return cls("minmax", lo, np.where(span > 0, span, 1.0), int(np.count_nonzero(span == 0)))
         return cls("standard", mean, np.where(std > 0, std, 1.0), int(np.count_nonzero(std == 0)))
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """float32, C-contiguous; no copy when there is nothing to do."""
+    def transform(self, X: np.ndarray, source: str = "data") -> np.ndarray:
+        """float32, C-contiguous; no copy when there is nothing to do. Refuses values that scale
+        beyond float32's range (data far outside what the scaling was fitted on), which would
+        otherwise reach the core as infinities."""
         if self.kind == "none":
             return np.ascontiguousarray(X, dtype=np.float32)
         out = (np.asarray(X, dtype=np.float64) - self.shift) / self.scale
+        if out.size and not np.abs(out).max() <= FLOAT32_MAX:
+            raise DataError(f"{source}: values scale beyond float32's range (the model's {self.kind} scaling was "
+                            "fitted on far smaller values)")
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def inverse(self, Z: np.ndarray) -> np.ndarray:
@@ -90,20 +96,25 @@ def column_stats(X: np.ndarray, chunk_rows: int = 65536):
 
 
 def check_finite(X: np.ndarray, source: str, chunk_rows: int = 65536, first_row: int = 0) -> None:
-    """Raises DataError naming how many values are NaN or infinite, and where the first is."""
+    """Raises DataError naming how many values are NaN or infinite, or (in float64 data) too large
+    for float32, which the data becomes, and where the first is."""
     if X.dtype.kind in "biu":
         return
-    bad_total, first = 0, None
+    wide = X.dtype.itemsize > 4
+    counts, firsts = [0, 0], [None, None]  # NaN or infinite; beyond float32
     for start in range(0, X.shape[0], chunk_rows):
-        bad = ~np.isfinite(X[start : start + chunk_rows])
-        count = int(np.count_nonzero(bad))
-        if count and first is None:
-            r, c = np.argwhere(bad)[0]
-            first = (first_row + start + int(r), int(c))
-        bad_total += count
-    if bad_total:
-        r, c = first
-        raise DataError(
-            f"{source}: {bad_total} NaN or infinite value{'s' if bad_total > 1 else ''}, "
-            f"the first at row {r + 1}, column {c + 1}; remove or impute them first"
-        )
+        block = X[start : start + chunk_rows]
+        finite = np.isfinite(block)
+        for kind, bad in enumerate((~finite, finite & (np.abs(block) > FLOAT32_MAX) if wide else None)):
+            count = int(np.count_nonzero(bad)) if bad is not None else 0
+            if count and firsts[kind] is None:
+                r, c = np.argwhere(bad)[0]
+                firsts[kind] = (first_row + start + int(r), int(c))
+            counts[kind] += count
+    for kind, (count, first) in enumerate(zip(counts, firsts)):
+        if count:
+            what = (f"NaN or infinite value{'s' if count > 1 else ''}",
+                    f"value{'s' if count > 1 else ''} beyond float32's range (±3.4e38)")[kind]
+            advice = ("remove or impute them first", "sdae computes in float32: rescale them first")[kind]
+            raise DataError(f"{source}: {count} {what}, the first at row {first[0] + 1}, column {first[1] + 1}; "
+                            f"{advice}")

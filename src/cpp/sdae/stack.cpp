@@ -261,7 +261,10 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
   // depend on the thread count.
   const Index panel = 512;
   const Index panels = (X.rows() + panel - 1) / panel;
-  const Index widest = widest_output(spec);
+  // Panels hold the layers between input and output only: a one-layer chain needs none (at
+  // 1,000,000 units they took 4 GB a thread for nothing).
+  Index widest = 0;
+  for (size_t j = 0; j + 1 < L; ++j) widest = std::max(widest, spec.layers[j].n_out);
   if (panels == 0) return;
   ThreadScope scope(num_threads);
   const ThreadScope one(1);
@@ -272,7 +275,7 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
     RowMatrixF buffers[2];
     for (Index k = omp_get_thread_num(); k < panels && !errors.failed(); k += omp_get_num_threads())
       errors.run([&] {
-        if (buffers[0].size() == 0) buffers[0].resize(panel, widest), buffers[1].resize(panel, widest);
+        if (buffers[0].size() == 0 && widest > 0) buffers[0].resize(panel, widest), buffers[1].resize(panel, widest);
         const Index start = k * panel, b = std::min(panel, X.rows() - start);
         for (size_t j = 0; j < L; ++j) {
           const DenseSpec& d = spec.layers[j];
