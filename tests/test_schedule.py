@@ -130,7 +130,8 @@ def tuned_by_error():
     X, y = load_digits()
     held = validation_rows(len(X), 0.3, 0)
     model = pretrain(X[~held], PretrainConfig(layers=[32], epochs=3, threads=1))
-    config = FinetuneConfig(epochs=40, lr=0.5, patience=6, threads=1)
+    config = FinetuneConfig(epochs=40, optimizer="sgd", lr=0.5, lr_schedule="constant", valid_split=0.1, patience=6,
+                            threads=1)
     return finetune_supervised(model, X[~held], y[~held], config), X[~held], y[~held]
 
 
@@ -149,8 +150,8 @@ def test_classification_keeps_the_first_epoch_of_lowest_validation_error(tuned_b
 def test_monitor_loss_keeps_the_lowest_validation_loss():
     X, y = load_digits()
     model = pretrain(X[:600], PretrainConfig(layers=[32], epochs=2, threads=1))
-    tuned = finetune_supervised(model, X[:600], y[:600], FinetuneConfig(epochs=30, lr=0.5, patience=4,
-                                                                        monitor="loss", threads=1))
+    tuned = finetune_supervised(model, X[:600], y[:600], FinetuneConfig(epochs=30, optimizer="sgd", lr=0.5, patience=4,
+                                                                        valid_split=0.1, monitor="loss", threads=1))
     history = tuned.finetuning["history"]
     losses = [r["valid"] for r in history]
     assert tuned.finetuning["kept_epoch"] == losses.index(min(losses)) + 1
@@ -162,7 +163,7 @@ def test_progress_and_info_show_both_figures_and_the_kept_epoch(tmp_path):
     np.save(tmp_path / "y.npy", y)
     result = run(["pretrain", tmp_path / "x.npy", "--layers", "16", "--epochs", "1", "-o", tmp_path / "m.npz",
                   "finetune", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--epochs", "3",
-                  "-o", tmp_path / "t.npz"])
+                  "--valid-split", "0.1", "-o", tmp_path / "t.npz"])
     lines = [line for line in result.output.splitlines() if "finetune (" in line]
     assert len(lines) == 3 and all("valid loss" in line and "valid error" in line for line in lines)
     kept = meta(tmp_path / "t.npz")["finetuning"]["kept_epoch"]
