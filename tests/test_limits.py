@@ -170,11 +170,13 @@ def test_an_address_space_limit_counts_what_is_mapped_already(tmp_path, monkeypa
     import resource
 
     proc, _ = fake_proc(tmp_path)
-    limits = {resource.RLIMIT_AS: (400 << 20), resource.RLIMIT_DATA: resource.RLIM_INFINITY}
+    limits = {resource.RLIMIT_AS: (600 << 20), resource.RLIMIT_DATA: resource.RLIM_INFINITY}
     monkeypatch.setattr(resource, "getrlimit", lambda which: (limits.get(which, resource.RLIM_INFINITY),) * 2)
-    assert resources.available_memory(proc) == (300 << 20, "the process's limit, ulimit -v")  # VmSize 100 MiB
-    limits[resource.RLIMIT_DATA] = 100 << 20
-    assert resources.available_memory(proc) == (50 << 20, "the process's limit, ulimit -d")  # VmData 50 MiB
+    monkeypatch.setattr(resources, "threads_of", lambda threads: 2)  # each takes 72 MiB of address space
+    # VmSize 100 MiB, VmData 50 MiB
+    assert resources.available_memory(proc) == (600 - 100 - 144 << 20, "the process's limit, ulimit -v")
+    limits[resource.RLIMIT_DATA] = 300 << 20
+    assert resources.available_memory(proc) == (300 - 50 - 144 << 20, "the process's limit, ulimit -d")
 
 
 def test_nothing_readable_means_no_refusal(tmp_path, no_rlimits, monkeypatch):

@@ -72,8 +72,11 @@ class SdaeGroup(click.Group):
             where = f"{e.filename}: " if e.filename else ""
             raise one_line(f"{running(ctx)}: {where}{e.strerror or e}", 1) from None
         except MemoryError as e:
+            import traceback
+
             from .resources import out_of_memory
 
+            traceback.clear_frames(e.__traceback__)  # what the failed job held is free again: say so
             job = running(ctx)
             raise one_line(str(out_of_memory(job, failed_allocation(e), OUT_OF_MEMORY_HINTS.get(
                 job, "lower --threads, or use a smaller model"))), 1) from None

@@ -14,6 +14,10 @@ from .errors import ResourceError
 
 FLOAT = 4  # bytes: everything the core touches is float32
 UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a number near 2**63
+# Address space a compute thread takes once started: its stack and its malloc arena (glibc
+# reserves 64 MiB a thread). Under `ulimit -v` or `-d` that counts like memory: two threads of a
+# 2-core run added 116 MB to VmSize, and a job estimated within them of the limit failed.
+THREAD_RESERVE = 72 << 20
 
 
 # ------------------------------------------------------------------ what is available
@@ -36,7 +40,8 @@ def available_memory(proc: str = "/proc") -> tuple[int | None, str]:
                                   (resource.RLIMIT_DATA, "VmData", "ulimit -d")):
             soft = resource.getrlimit(which)[0]
             if soft != resource.RLIM_INFINITY:  # the limit counts what the process has mapped already
-                limits.append((max(0, soft - status.get(used, 0)), f"the process's limit, {name}"))
+                room = soft - status.get(used, 0) - THREAD_RESERVE * threads_of(0)
+                limits.append((max(0, room), f"the process's limit, {name}"))
     room = cgroup_room(proc)
     if room is not None:
         limits.append(room)
