@@ -26,6 +26,18 @@ inline void multiply_derivative(ArrayD&& d, const ArrayH& h, Activation act) {
   }
 }
 
+/// s'(.) at one output a, the scalar twin of multiply_derivative (for loops that mix it with
+/// other per-element work, such as dropout's mask).
+inline float derivative_at(float a, Activation act) {
+  switch (act) {
+    case Activation::sigmoid: return a * (1.0f - a);
+    case Activation::tanh: return 1.0f - a * a;
+    case Activation::relu: return a > 0.0f ? 1.0f : 0.0f;
+    case Activation::linear: return 1.0f;
+  }
+  return 1.0f;
+}
+
 /// f applied to x[0..n) in blocks of 16 floats from x itself, the tail padded to a full block.
 /// Every element takes the same vectorised path whatever the address of x: Eigen's own loops
 /// peel scalars up to an aligned address, and the scalar and vector forms of exp round apart,

@@ -11,7 +11,6 @@
 #include "sdae/gemm.hpp"
 #include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
-#include "sdae/rng.hpp"
 #include "sdae/sum_rows.hpp"
 #include "sdae/threads.hpp"
 
@@ -130,17 +129,6 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
         break;
     }
   }
-}
-
-/// s'(.) at the activation's output a (all four derivatives need only a).
-inline float derivative_at(float a, Activation act) {
-  switch (act) {
-    case Activation::sigmoid: return a * (1.0f - a);
-    case Activation::tanh: return 1.0f - a * a;
-    case Activation::relu: return a > 0.0f ? 1.0f : 0.0f;
-    case Activation::linear: return 1.0f;
-  }
-  return 1.0f;
 }
 
 /// d <- d * s'(.) for a hidden layer's units given its outputs h after dropout: a dropped unit
