@@ -69,6 +69,31 @@ def test_ctrl_c_just_after_the_temporary_file_is_made(tmp_path, matrix, monkeypa
     assert os.listdir(tmp_path) == []
 
 
+def test_ctrl_c_while_the_file_object_is_made(tmp_path, matrix, monkeypatch):
+    """Found by the command-line fuzzer in CI: a Ctrl-C inside os.fdopen, after the file object
+    exists but before the 'with' holds it, orphaned it, and its destructor later warned about an
+    unclosed file. The Ctrl-C now waits until the object is held, then removes the file."""
+    import gc
+    import signal
+    import warnings
+
+    real = os.fdopen
+
+    def wrapped_then_interrupted(*args, **kwargs):
+        f = real(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # Python runs the handler before this call returns
+        return f
+
+    monkeypatch.setattr(data.os, "fdopen", wrapped_then_interrupted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt):
+            write_matrix(str(tmp_path / "x.npy"), matrix)
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert os.listdir(tmp_path) == []
+
+
 def test_written_file_has_normal_permissions(tmp_path, matrix):
     path = tmp_path / "m.npy"
     write_matrix(str(path), matrix)

@@ -285,24 +285,28 @@ def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator
     # Replace what a symlink points to, not the link itself.
     target = os.path.realpath(path) if os.path.islink(path) else path
     directory = _folder_of(path, target)
-    temp = None
+    temp = f = None
     try:
         # The name is known before the file exists: a Ctrl-C landing anywhere after it is
-        # created (even inside the call that creates it) still finds it to delete.
-        for _ in range(100):
-            temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
-            try:
-                fd = _open_new(temp)
-                break
-            except FileExistsError:
-                continue
-            except PermissionError:
-                raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
-            except OSError as e:
-                raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
-        else:
-            raise DataError(f"{path}: cannot write (no free temporary name in '{directory}')")
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        # created (even inside the call that creates it) still finds it to delete. Creating the
+        # descriptor and wrapping it happen with Ctrl-C held, so the file object always reaches
+        # `f` to be closed below, never a destructor that warns about it later.
+        with interrupts_deferred():
+            for _ in range(100):
+                temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+                try:
+                    fd = _open_new(temp)
+                    break
+                except FileExistsError:
+                    continue
+                except PermissionError:
+                    raise DataError(f"{path}: permission denied (cannot write in '{directory}')") from None
+                except OSError as e:
+                    raise DataError(f"{path}: cannot write ({e.strerror or e})") from e
+            else:
+                raise DataError(f"{path}: cannot write (no free temporary name in '{directory}')")
+            f = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+        with f:
             with contextlib.suppress(OSError):  # a file replaced keeps its permissions
                 os.fchmod(f.fileno(), os.stat(target).st_mode & 0o7777)
             yield f
@@ -311,6 +315,9 @@ def atomic_output(path: str, mode: str = "wb", durable: bool = True) -> Iterator
                 os.fsync(f.fileno())
         os.replace(temp, target)
     except BaseException as e:
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
