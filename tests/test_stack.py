@@ -171,8 +171,11 @@ def dropout_masks(dims, seed, epoch, rows, p):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("case,B,optimizer", [("softmax", 4, "sgd"), ("unrolled-wide", 12, "sgd"),
-                                              ("unrolled-big", 32, "sgd"), ("softmax", 8, "momentum")])
+@pytest.mark.parametrize("case,B,optimizer", [
+    ("softmax", 4, "sgd"), ("unrolled-wide", 12, "sgd"), ("unrolled-big", 32, "sgd"), ("softmax", 8, "momentum"),
+    # momentum fused into the backward pass: register tiles, split between threads, and a batch
+    # past the tiles' 64 rows (the product into the velocity, then a pass adding it)
+    ("unrolled-wide", 12, "momentum"), ("unrolled-big", 32, "momentum"), ("unrolled-big", 70, "momentum")])
 def test_dropout_epoch_matches_reference_replay(threads, case, B, optimizer):
     """Hidden units dropped per row (the core's keys), the kept ones scaled by 1/(1-p); no
     gradient through a dropped unit; the derivative taken at the unit's own output."""

@@ -63,19 +63,18 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   else C.noalias() += alpha * (A * B);
 }
 
-}  // namespace
-
-void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
-          int num_threads) {
-  const Index m = C.rows(), n = C.cols();
-  const long work = static_cast<long>(m) * n * (ta ? A.rows() : A.cols());
+/// Splits an (m, n) output between up to num_threads threads when `work` multiply-adds are worth
+/// a team, and calls block(i0, i1, by_rows) for each share: rows [i0, i1) of the output (by_rows)
+/// or its columns.
+template <class Block>
+void split_output(Index m, Index n, long work, int num_threads, Block&& block) {
   // Below ~2M multiply-adds a team costs more than it saves (and waits on a busy machine).
   // A tall C is split by rows (each thread packs its own rows of A), a wide one by columns.
   const bool by_rows = m >= n;
   int T = work >= (1L << 21) ? resolve_threads(num_threads) : 1;
   T = static_cast<int>(std::min<Index>(T, std::max<Index>(1, (by_rows ? m : n) / 64)));
   if (T == 1) {
-    gemm_block(C, A, ta, B, tb, alpha, beta);
+    block(Index{0}, by_rows ? m : n, by_rows);
     return;
   }
   ParallelErrors errors;
@@ -87,17 +86,50 @@ void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B
     for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads()) {
       const Index i0 = std::min(size, (size * s / T + 15) / 16 * 16);
       const Index i1 = s + 1 == T ? size : std::min(size, (size * (s + 1) / T + 15) / 16 * 16);
-      if (i1 <= i0) continue;
-      if (by_rows) {
-        const ConstMatrixRef Ab = ta ? ConstMatrixRef(A.middleCols(i0, i1 - i0)) : ConstMatrixRef(A.middleRows(i0, i1 - i0));
-        gemm_block(C.middleRows(i0, i1 - i0), Ab, ta, B, tb, alpha, beta);
-      } else {
-        const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(i0, i1 - i0)) : ConstMatrixRef(B.middleCols(i0, i1 - i0));
-        gemm_block(C.middleCols(i0, i1 - i0), A, ta, Bb, tb, alpha, beta);
-      }
+      if (i1 > i0) block(i0, i1, by_rows);
     }
   });
   errors.rethrow();
+}
+
+}  // namespace
+
+void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
+          int num_threads) {
+  const Index m = C.rows(), n = C.cols();
+  const long work = static_cast<long>(m) * n * (ta ? A.rows() : A.cols());
+  split_output(m, n, work, num_threads, [&](Index i0, Index i1, bool by_rows) {
+    if (i0 == 0 && i1 == (by_rows ? m : n)) {
+      gemm_block(C, A, ta, B, tb, alpha, beta);
+    } else if (by_rows) {
+      const ConstMatrixRef Ab = ta ? ConstMatrixRef(A.middleCols(i0, i1 - i0)) : ConstMatrixRef(A.middleRows(i0, i1 - i0));
+      gemm_block(C.middleRows(i0, i1 - i0), Ab, ta, B, tb, alpha, beta);
+    } else {
+      const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(i0, i1 - i0)) : ConstMatrixRef(B.middleCols(i0, i1 - i0));
+      gemm_block(C.middleCols(i0, i1 - i0), A, ta, Bb, tb, alpha, beta);
+    }
+  });
+}
+
+void momentum_update(MatrixRef T, MatrixRef V, const ConstMatrixRef& A, const ConstMatrixRef& B, float alpha, float mu,
+                     int num_threads) {
+  const Index m = T.rows(), n = T.cols();
+  const long work = static_cast<long>(m) * n * A.rows();
+  // One pass over V and T from a short batch; else the product into V, then a pass adding it.
+  const bool tiles = kShortTiles && A.rows() <= kUpdateRows && n >= 16;
+  split_output(m, n, work, num_threads, [&](Index i0, Index i1, bool by_rows) {
+    const Index w = i1 - i0;
+    MatrixRef Tb = by_rows ? MatrixRef(T.middleRows(i0, w)) : MatrixRef(T.middleCols(i0, w));
+    MatrixRef Vb = by_rows ? MatrixRef(V.middleRows(i0, w)) : MatrixRef(V.middleCols(i0, w));
+    const ConstMatrixRef Ab = by_rows ? ConstMatrixRef(A.middleCols(i0, w)) : A;
+    const ConstMatrixRef Bb = by_rows ? B : ConstMatrixRef(B.middleCols(i0, w));
+    if (tiles) {
+      short_momentum_update(Tb, Vb, mu, alpha, Ab, Bb);
+    } else {
+      gemm_block(Vb, Ab, true, Bb, false, alpha, mu);
+      Tb += Vb;
+    }
+  });
 }
 
 const char* gemm_backend() {

@@ -15,6 +15,11 @@ namespace sdae {
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool transpose_a, const ConstMatrixRef& B, bool transpose_b,
           float alpha, float beta, int num_threads);
 
+/// A momentum step fused into the gradient's product: V = mu V + alpha A^T B, then T += V.
+/// Threads split T as gemm splits C. @param T, V (n, m)  @param A (k, n)  @param B (k, m)
+void momentum_update(MatrixRef T, MatrixRef V, const ConstMatrixRef& A, const ConstMatrixRef& B, float alpha, float mu,
+                     int num_threads);
+
 /// Which library gemm() uses: "openblas" or "eigen".
 const char* gemm_backend();
 

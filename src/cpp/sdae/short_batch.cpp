@@ -249,6 +249,33 @@ template <int R, int V, bool kPart>
   store_tile<R, V, kPart>(M, ldm, acc, keep_from);
 }
 
+/// The momentum form of update_tile: V (R rows, 16 W columns) = mu V + sum_s at[s R + r] B_s,
+/// then T += V, in one pass over both (the velocity and the weights it moves). @param V, T row
+/// strides ldv, ldt; only the columns from keep_from on are written back.
+template <int R, int W, bool kPart>
+[[gnu::noinline]] void momentum_tile(float* V, Index ldv, float* T, Index ldt, Index rows_left, float mu,
+                                     const float* at, Index k, const float* B, Index ldb, int keep_from) {
+  if (k <= 0) return;
+  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) {
+    prefetch_block<W, 1>(V + (r + kAhead) * ldv);
+    prefetch_block<W, 1>(T + (r + kAhead) * ldt);
+  }
+  L16::type acc[R][W];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < W; ++v) acc[r][v] = mu * L16::load(V + r * ldv + 16 * v);
+  Index s = 0;
+  do {
+    L16::type bv[W];
+    for (int v = 0; v < W; ++v) bv[v] = L16::load(B + s * ldb + 16 * v);
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < W; ++v) acc[r][v] += at[s * R + r] * bv[v];
+  } while (++s < k);
+  store_tile<R, W, kPart>(V, ldv, acc, keep_from);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < W; ++v) acc[r][v] += L16::load(T + r * ldt + 16 * v);
+  store_tile<R, W, kPart>(T, ldt, acc, keep_from);
+}
+
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
 /// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
 /// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at batch 32,
@@ -311,12 +338,14 @@ void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMa
     times_transpose_rows<2>(out, V, M);
 }
 
-void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B) {
-  const Index k = A.rows(), n = M.rows(), m = M.cols(), ldb = B.outerStride();
-  if (m < 16) {
-    M.noalias() += alpha * A.transpose() * B;
-    return;
-  }
+namespace {
+
+/// The shared loop of short_rank_update and short_momentum_update: tile(R, W, kPart, i, c, ai,
+/// bp, keep_from) for every tile of rows i and block of columns c of the (n, m) target, with
+/// alpha A^T's coefficients for the tile at ai and the block of B's k rows packed at bp.
+template <class Tile>
+void for_update_tiles(Index n, Index m, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B, Tile&& tile) {
+  const Index k = A.rows(), ldb = B.outerStride();
   // alpha A^T in tiles of rows of M: the tile of R rows from i0 has its coefficients for step s
   // at at[i0 k + R s + r].
   thread_local std::vector<float> at;
@@ -337,13 +366,46 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   for_column_blocks(m, [&](auto V, Index c, int keep_from) {
     constexpr int kV = decltype(V)::value;
     for (Index s = 0; s < k; ++s) std::copy_n(B.data() + s * ldb + c, 16 * kV, bp + s * 16 * kV);
-    for_tiles(n, [&](auto R, Index i) {
-      constexpr int kR = decltype(R)::value;
-      const float* ai = at.data() + i * k;
-      float* Mi = &M(i, c);
-      if (keep_from == 0) update_tile<kR, kV, false>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, 0);
-      else update_tile<kR, kV, true>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, keep_from);
-    });
+    for_tiles(n, [&](auto R, Index i) { tile(R, V, i, c, at.data() + i * k, bp, keep_from); });
+  });
+}
+
+}  // namespace
+
+void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B) {
+  const Index k = A.rows(), n = M.rows(), m = M.cols();
+  if (m < 16) {
+    M.noalias() += alpha * A.transpose() * B;
+    return;
+  }
+  for_update_tiles(n, m, alpha, A, B, [&](auto R, auto V, Index i, Index c, const float* ai, const float* bp,
+                                          int keep_from) {
+    constexpr int kR = decltype(R)::value, kV = decltype(V)::value;
+    float* Mi = &M(i, c);
+    if (keep_from == 0) update_tile<kR, kV, false>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, 0);
+    else update_tile<kR, kV, true>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, keep_from);
+  });
+}
+
+void short_momentum_update(MatrixRef T, MatrixRef V, float mu, float alpha, const ConstMatrixRef& A,
+                           const ConstMatrixRef& B) {
+  const Index k = A.rows(), n = T.rows(), m = T.cols();
+  if (m < 16) {
+    V = mu * V;
+    V.noalias() += alpha * A.transpose() * B;
+    T += V;
+    return;
+  }
+  for_update_tiles(n, m, alpha, A, B, [&](auto R, auto W, Index i, Index c, const float* ai, const float* bp,
+                                          int keep_from) {
+    constexpr int kR = decltype(R)::value, kW = decltype(W)::value;
+    float* Vi = &V(i, c);
+    float* Ti = &T(i, c);
+    if (keep_from == 0)
+      momentum_tile<kR, kW, false>(Vi, V.outerStride(), Ti, T.outerStride(), n - i, mu, ai, k, bp, 16 * kW, 0);
+    else
+      momentum_tile<kR, kW, true>(Vi, V.outerStride(), Ti, T.outerStride(), n - i, mu, ai, k, bp, 16 * kW,
+                                  keep_from);
   });
 }
 

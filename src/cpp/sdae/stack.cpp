@@ -153,10 +153,19 @@ void multiply_dropped_derivative(float* d, const float* h, Index n, Activation a
   }
 }
 
-/// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
-/// theta); otherwise plain SGD updates theta in place as it goes, which spares a gradient buffer
-/// and a pass over it: each layer's delta for the layer below is taken before its weights move.
-void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, float* grad, float lr,
+/// What backward does with each layer's gradient as it reaches it.
+struct Update {
+  StepMode mode = StepMode::gradient;
+  float* grad = nullptr;      ///< gradient: written here (theta's layout)
+  float lr = 0.0f;            ///< sgd_update, momentum_update
+  float mu = 0.0f;            ///< momentum_update: velocity = mu velocity - lr gradient; theta += velocity
+  float* velocity = nullptr;  ///< momentum_update (theta's layout)
+};
+
+/// Backprop from ws.D through every layer. The gradient goes into update.grad, or the update is
+/// fused into the pass, which spares a gradient buffer and a pass over it: each layer's delta for
+/// the layer below is taken before its weights move.
+void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, const Update& update,
               StackWorkspace& ws, const ThreadScope& scope, float dropout = 0.0f) {
   for (size_t j = spec.layers.size(); j-- > 0;) {
     const DenseSpec& d = spec.layers[j];
@@ -168,12 +177,27 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
     }
     auto bias_sum = ws.bias_sum.head(d.n_out);
     sum_rows(ws.D, bias_sum);
-    if (lr == 0.0f) {
-      gemm(MatrixMap(grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f, scope.threads());
-      VectorMap(grad + o.bias[j], d.n_out) = bias_sum;
-    } else {
-      gemm(M, A, true, ws.D, false, -lr, 1.0f, scope.threads());
-      VectorMap(theta + o.bias[j], d.n_out) -= lr * bias_sum;
+    VectorMap bias(theta + o.bias[j], d.n_out);
+    switch (update.mode) {
+      case StepMode::gradient:
+        gemm(MatrixMap(update.grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f,
+             scope.threads());
+        VectorMap(update.grad + o.bias[j], d.n_out) = bias_sum;
+        break;
+      case StepMode::sgd_update:
+        gemm(M, A, true, ws.D, false, -update.lr, 1.0f, scope.threads());
+        bias -= update.lr * bias_sum;
+        break;
+      case StepMode::momentum_update: {
+        momentum_update(M, MatrixMap(update.velocity + o.weight[j], d.n_in, d.n_out), A, ws.D, -update.lr,
+                        update.mu, scope.threads());
+        VectorMap v(update.velocity + o.bias[j], d.n_out);
+        v = update.mu * v - update.lr * bias_sum;
+        bias += v;
+        break;
+      }
+      case StepMode::loss_only:
+        throw std::logic_error("backward: loss_only has no backward pass");
     }
     if (j == 0) break;
     const Activation below = spec.layers[j - 1].activation;
@@ -293,7 +317,9 @@ double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& thet
   ws.Y = Y;
   forward(spec, o, theta.data(), b, ws, scope);
   output_loss(spec, b, true, ws, scope);
-  backward(spec, o, const_cast<float*>(theta.data()), b, grad.data(), 0.0f, ws, scope);
+  Update update;
+  update.grad = grad.data();
+  backward(spec, o, const_cast<float*>(theta.data()), b, update, ws, scope);
   return sum_losses(ws.row_loss, b) / static_cast<double>(b);
 }
 
@@ -336,8 +362,18 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   ThreadScope scope(train.num_threads);
   const Offsets o = offsets_of(spec);
   StackWorkspace ws(spec, B);
-  const bool fused = train.optimizer.kind == Optimizer::sgd;
-  VectorF grad(fused ? 0 : spec.size());
+  // SGD and momentum update each layer inside the backward pass; Adam takes the whole gradient.
+  Update update;
+  switch (train.optimizer.kind) {
+    case Optimizer::sgd: update.mode = StepMode::sgd_update; break;
+    case Optimizer::momentum: update.mode = StepMode::momentum_update; break;
+    case Optimizer::adam: update.mode = StepMode::gradient; break;
+  }
+  VectorF grad(update.mode == StepMode::gradient ? spec.size() : 0);
+  update.grad = grad.data();
+  update.lr = train.optimizer.lr;
+  update.mu = train.optimizer.momentum;
+  update.velocity = m.data();
   double total = 0.0;
   for_each_minibatch(
       N, train.batch_size, spec.n_in(), train.seed, epoch, train.should_stop, scope,
@@ -349,11 +385,10 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
       [&](Index b, NextBatch*) {  // (the gather writes the rows this step reads: it waits)
         forward(spec, o, theta.data(), b, ws, scope, train.dropout);
         output_loss(spec, b, true, ws, scope);
-        backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope,
-                 train.dropout);
+        backward(spec, o, theta.data(), b, update, ws, scope, train.dropout);
         total += sum_losses(ws.row_loss, b);
         ++step;
-        if (!fused)
+        if (update.mode == StepMode::gradient)
           apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
                        scope.threads());
       });
