@@ -9,6 +9,7 @@
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
+#include "sdae/loss.hpp"
 #include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
 #include "sdae/sum_rows.hpp"
@@ -44,12 +45,13 @@ Index widest_output(const StackSpec& spec) {
 struct StackWorkspace {
   std::vector<RowMatrixF> A;  // A[0] input (corrupted), A[j+1] output of layer j
   RowMatrixF Y;               // targets of the batch
+  RowMatrixF Z;               // (B, n_out) the last layer's pre-activation, for a cross-entropy output
   RowMatrixF D, D_next;       // deltas
   VectorF bias_sum;           // (widest layer) a bias's gradient: D summed over the batch
   std::vector<double> row_loss;
   std::vector<std::uint64_t> keys;  // (B) the rows' noise keys, which also key their dropout
   StackWorkspace(const StackSpec& spec, Index B)
-      : Y(B, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B), keys(B) {
+      : Y(B, spec.n_out()), Z(spec.loss == OutputLoss::cross_entropy ? B : 0, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B), keys(B) {
     A.emplace_back(B, spec.n_in());
     for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
   }
@@ -65,14 +67,23 @@ void softmax_rows(MatrixRef Z, const ThreadScope& scope) {
 }
 
 /// out = s(in W_j + b_j) for layer j of the chain; a softmax_nll output is left as softmax rows.
+/// With `pre`, the last layer's in W_j + b_j is kept there too (rows of in, n_out).
 void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, size_t j, const ConstMatrixRef& in,
-                   MatrixRef out, const ThreadScope& scope) {
+                   MatrixRef out, const ThreadScope& scope, MatrixRef* pre = nullptr) {
   const DenseSpec& d = spec.layers[j];
   gemm(out, in, false, ConstMatrixMap(theta + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, scope.threads());
   const bool softmax = j + 1 == spec.layers.size() && spec.loss == OutputLoss::softmax_nll;
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
-  for (Index i = 0; i < out.rows(); ++i)
-    bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, softmax ? Activation::linear : d.activation);
+  for (Index i = 0; i < out.rows(); ++i) {
+    if (pre == nullptr) {
+      bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, softmax ? Activation::linear : d.activation);
+      continue;
+    }
+    // The same two steps as above, the sum kept between them: the same bits.
+    bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, Activation::linear);
+    pre->row(i) = out.row(i);
+    bias_activate(out.row(i).data(), nullptr, d.n_out, d.activation);
+  }
   if (softmax) softmax_rows(out, scope);
 }
 
@@ -81,8 +92,11 @@ void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, 
 void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, StackWorkspace& ws,
              const ThreadScope& scope, float dropout = 0.0f) {
   const float scale = 1.0f / (1.0f - dropout);
+  MatrixRef pre = ws.Z.topRows(ws.Z.rows() > 0 ? b : 0);
   for (size_t j = 0; j < spec.layers.size(); ++j) {
-    layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope);
+    const bool last = j + 1 == spec.layers.size();
+    layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope,
+                  last && ws.Z.rows() > 0 ? &pre : nullptr);
     if (dropout == 0.0f || j + 1 == spec.layers.size()) continue;
     auto A = ws.A[j + 1].topRows(b);
     const Index n = A.cols();
@@ -114,8 +128,9 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
         if (delta) ws.D.row(i).array() = (p - y) * inv_b;
         break;
       case OutputLoss::cross_entropy: {
-        const auto q = p.max(1e-7f).min(1.0f - 1e-7f);  // keep the logs finite at saturation
-        ws.row_loss[i] = -(y * q.log() + (1.0f - y) * (1.0f - q).log()).cast<double>().sum();
+        // From the pre-activation, as a dA layer's loss (loss.hpp): finite at saturation.
+        const Eigen::Map<const Eigen::ArrayXf> z(ws.Z.row(i).data(), P.cols()), t(Y.row(i).data(), P.cols());
+        ws.row_loss[i] = element_loss(z, t, Loss::cross_entropy, Activation::sigmoid).cast<double>().sum();
         if (delta) ws.D.row(i).array() = (p - y) * inv_b;
         break;
       }
@@ -343,18 +358,14 @@ void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const Co
   }
 }
 
-std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
+std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const TrainSpec& train, VectorRef theta,
                                                   VectorRef m, VectorRef v, std::int64_t step,
                                                   const ConstMatrixRef& X, const ConstMatrixRef& Y,
                                                   std::uint64_t epoch) {
   validate(spec);
-  validate(train.noise);
-  validate(train.optimizer);
+  validate(train);
   check_theta(spec, theta.size(), "theta");
   check_data(spec, X, Y);
-  if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
-  if (!(train.dropout >= 0.0f && train.dropout < 1.0f))
-    throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(train.dropout));
   if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
   const Index N = X.rows();
