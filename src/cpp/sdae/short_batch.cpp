@@ -226,19 +226,24 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
 /// side; only the columns from keep_from on are written back. M is loaded first: 150 GFLOP/s,
-/// where summing from zero and adding M at the end measured 132.
+/// where summing from zero and adding M at the end measured 132. kMomentum: M is a velocity,
+/// M = mu M + sum_s ..., then T (row stride ldt) += M, in the same pass over both.
 /// @param rows_left rows of M from this tile's first to M's end  @param B rows of stride ldb
-template <int R, int V, bool kPart>
+template <int R, int V, bool kPart, bool kMomentum = false>
 [[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
-                                   Index ldb, int keep_from) {
+                                   Index ldb, int keep_from, float* T = nullptr, Index ldt = 0, float mu = 0.0f) {
   // At least one step, and no branches between the loads: with a path that skips the loop, or
   // prefetches between the loads, GCC kept a copy of acc on the stack and stored the tile
   // through it (the update's phase of a batch-16 step measured 2% shorter without).
   if (k <= 0) return;
-  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) {
+    prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+    if constexpr (kMomentum) prefetch_block<V, 1>(T + (r + kAhead) * ldt);
+  }
   L16::type acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = L16::load(M + r * ldm + 16 * v);
+    for (int v = 0; v < V; ++v)
+      acc[r][v] = kMomentum ? mu * L16::load(M + r * ldm + 16 * v) : L16::load(M + r * ldm + 16 * v);
   Index s = 0;
   do {
     L16::type bv[V];
@@ -247,33 +252,11 @@ template <int R, int V, bool kPart>
       for (int v = 0; v < V; ++v) acc[r][v] += at[s * R + r] * bv[v];
   } while (++s < k);
   store_tile<R, V, kPart>(M, ldm, acc, keep_from);
-}
-
-/// The momentum form of update_tile: V (R rows, 16 W columns) = mu V + sum_s at[s R + r] B_s,
-/// then T += V, in one pass over both (the velocity and the weights it moves). @param V, T row
-/// strides ldv, ldt; only the columns from keep_from on are written back.
-template <int R, int W, bool kPart>
-[[gnu::noinline]] void momentum_tile(float* V, Index ldv, float* T, Index ldt, Index rows_left, float mu,
-                                     const float* at, Index k, const float* B, Index ldb, int keep_from) {
-  if (k <= 0) return;
-  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) {
-    prefetch_block<W, 1>(V + (r + kAhead) * ldv);
-    prefetch_block<W, 1>(T + (r + kAhead) * ldt);
-  }
-  L16::type acc[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < W; ++v) acc[r][v] = mu * L16::load(V + r * ldv + 16 * v);
-  Index s = 0;
-  do {
-    L16::type bv[W];
-    for (int v = 0; v < W; ++v) bv[v] = L16::load(B + s * ldb + 16 * v);
+  if constexpr (kMomentum) {
     for (int r = 0; r < R; ++r)
-      for (int v = 0; v < W; ++v) acc[r][v] += at[s * R + r] * bv[v];
-  } while (++s < k);
-  store_tile<R, W, kPart>(V, ldv, acc, keep_from);
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < W; ++v) acc[r][v] += L16::load(T + r * ldt + 16 * v);
-  store_tile<R, W, kPart>(T, ldt, acc, keep_from);
+      for (int v = 0; v < V; ++v) acc[r][v] += L16::load(T + r * ldt + 16 * v);
+    store_tile<R, V, kPart>(T, ldt, acc, keep_from);
+  }
 }
 
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
@@ -402,10 +385,10 @@ void short_momentum_update(MatrixRef T, MatrixRef V, float mu, float alpha, cons
     float* Vi = &V(i, c);
     float* Ti = &T(i, c);
     if (keep_from == 0)
-      momentum_tile<kR, kW, false>(Vi, V.outerStride(), Ti, T.outerStride(), n - i, mu, ai, k, bp, 16 * kW, 0);
+      update_tile<kR, kW, false, true>(Vi, V.outerStride(), n - i, ai, k, bp, 16 * kW, 0, Ti, T.outerStride(), mu);
     else
-      momentum_tile<kR, kW, true>(Vi, V.outerStride(), Ti, T.outerStride(), n - i, mu, ai, k, bp, 16 * kW,
-                                  keep_from);
+      update_tile<kR, kW, true, true>(Vi, V.outerStride(), n - i, ai, k, bp, 16 * kW, keep_from, Ti,
+                                      T.outerStride(), mu);
   });
 }
 
