@@ -13,7 +13,7 @@ _LAZY = {
     "ModelError": "errors",
     "TrainingError": "errors",
     "read_matrix": "data",
-    "write_matrix": "data",
+    "write_matrix": "writing",
 }
 __all__ = [*_LAZY, "__version__"]
 

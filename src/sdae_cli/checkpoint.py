@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__
-from .data import atomic_output, write_npz
+from .writing import atomic_output, write_npz
 from .errors import SdaeError, TrainingError
 
 FORMAT_NAME = "sdae-checkpoint"

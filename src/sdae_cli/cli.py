@@ -13,7 +13,7 @@ from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_mode
                           choice_list,
                           default_model_path, float_list, given_on_command_line, inference_options, int_list,
                           model_and_data, size_list, source_name,
-                          threads_option, training_options, tuned_model_path, write_chunks)
+                          threads_option, training_options, tuned_model_path)
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sdae")
@@ -97,7 +97,9 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True))
+    from .writing import write_blocks
+
+    write_blocks(output, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True), fmt)
 
 
 @cli.command()
@@ -106,7 +108,9 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
     model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
-    write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True))
+    from .writing import write_blocks
+
+    write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt)
 
 
 def check_finetune_options(params: dict) -> None:
@@ -219,7 +223,7 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
     import numpy as np
 
-    from .labels import write_labels, write_probabilities
+    from .writing import write_labels, write_probabilities
 
     model, X, source = model_and_data(ctx, model_path, data, output, key, "predict")
     if model.classes is None:
@@ -238,7 +242,9 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
 def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
     model, X, source = model_and_data(ctx, model_path, data, output, key, "score")
-    write_chunks(output, fmt, X.shape[0], 1, model.iter_score(X, threads, source))
+    from .writing import write_blocks
+
+    write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt)
 
 
 @cli.command()

@@ -325,14 +325,6 @@ def given_on_command_line(ctx: click.Context) -> set[str]:
     return {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
 
 
-def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
-    from .chunked import MatrixWriter
-
-    with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
-
-
 def tuned_model_path(model_name: str | None) -> str:
     base = os.path.basename(model_name or "model")
     for suffix in (".sdae.npz", ".npz"):

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, _core, resources
-from .chunked import iter_chunks
-from .data import atomic_output, write_npz
+from .data import iter_chunks
 from .errors import ModelError, DataError
 from .layer import ALIGNMENT, Layer, aligned_zeros
 from .scaling import Scaler, check_finite
+from .writing import atomic_output, write_npz
 
 FORMAT_NAME = "sdae-model"
 FORMAT_VERSION = 1
