@@ -6,8 +6,8 @@ import pytest
 
 from sdae_cli import data
 from sdae_cli.data import read_matrix
-from sdae_cli.writing import write_matrix
 from sdae_cli.errors import DataError, SdaeError
+from sdae_cli.writing import write_matrix
 
 
 def write_text(path, text, encoding="utf-8"):

@@ -221,7 +221,7 @@ def test_a_huge_layer_is_refused_before_anything_is_allocated(folder, one_gib):
 
 def test_a_normal_job_is_not_refused(folder):
     """With what the machine really has: a small job needs a few MB, and runs."""
-    from sdae_cli.pretraining import PretrainConfig
+    from sdae_cli import PretrainConfig
 
     parts = resources.pretrain_parts((200, 20), PretrainConfig(layers=[16, 8], optimizer="adam"), True)
     assert 0 < sum(size for _, size, _ in parts) < 8 << 20
@@ -345,7 +345,7 @@ def test_an_error_while_ctrl_c_is_handled_is_an_interruption(model, monkeypatch)
     """Found by the command-line fuzzer: Ctrl-C while a checkpoint was being written left NumPy's
     zip archive with a member open, and closing it raised a ValueError in place of the
     KeyboardInterrupt: an 'internal error'."""
-    from sdae_cli import checkpoint
+    from sdae_cli.training import checkpoints
 
     def interrupted_while_saving(*args, **kwargs):
         try:
@@ -353,7 +353,7 @@ def test_an_error_while_ctrl_c_is_handled_is_an_interruption(model, monkeypatch)
         finally:
             raise ValueError("Can't close the ZIP file while there is an open writing handle on it.")
 
-    monkeypatch.setattr(checkpoint, "save", interrupted_while_saving)
+    monkeypatch.setattr(checkpoints, "save", interrupted_while_saving)
     assert run(["pretrain", "s.npy", "--layers", "3", "--epochs", "2", "-o", "new.npz"], 130) == (
         "Error: pretrain: interrupted")
     assert listing(model) == ["m.npz", "s.npy", "y.npy"]

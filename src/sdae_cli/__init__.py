@@ -6,7 +6,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SDAE": "model",
-    "PretrainConfig": "pretraining",
+    "PretrainConfig": "training.settings",
+    "FinetuneConfig": "training.settings",
     "pretrain": "pretraining",
     "SdaeError": "errors",
     "DataError": "errors",
