@@ -18,7 +18,7 @@ def model_files() -> list[bytes]:
     """Whole model files, a pretrained stack and a classifier, for the fuzzer to damage."""
     from sdae_cli import PretrainConfig, pretrain
     from sdae_cli.finetuning import finetune_supervised
-    from sdae_cli.training.settings import FinetuneConfig
+    from sdae_cli.training.configs import FinetuneConfig
 
     X = np.random.default_rng(0).random((30, 6), dtype=np.float32)
     model = pretrain(X, PretrainConfig(layers=[4, 3], epochs=1))

@@ -14,7 +14,7 @@ from sdae_cli.finetuning import finetune_supervised
 from sdae_cli.layer import CORE_OPTIMIZER
 from sdae_cli.pretraining import layer_seed, pretrain
 from sdae_cli.schedule import epoch_lr
-from sdae_cli.training.settings import FinetuneConfig, PretrainConfig
+from sdae_cli.training.configs import FinetuneConfig, PretrainConfig
 from sdae_cli.training.state import validation_rows
 
 

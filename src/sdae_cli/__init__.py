@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SDAE": "model",
-    "PretrainConfig": "training.settings",
-    "FinetuneConfig": "training.settings",
+    "PretrainConfig": "training.configs",
+    "FinetuneConfig": "training.configs",
     "pretrain": "pretraining",
     "SdaeError": "errors",
     "DataError": "errors",

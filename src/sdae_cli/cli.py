@@ -73,7 +73,8 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
     from .pretraining import pretrain as run_pretrain
     from .progress import CliReporter
     from .training import checkpoints
-    from .training.settings import PretrainConfig, resumed_settings
+    from .training.configs import PretrainConfig
+    from .training.settings import resumed_settings
 
     output = output or default_model_path(data)
     check_not_input(data, output)
@@ -109,13 +110,13 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
 @click.pass_context
 def encode(ctx, model_path, data, output, layer, fmt, threads, key):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
+    from .writing import write_blocks
+
     model, X, source = model_and_data(ctx, model_path, data, output, key, "encode")
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    from .writing import write_blocks
-
     write_blocks(output, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True), fmt)
 
 
@@ -124,9 +125,9 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 @click.pass_context
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
     from .writing import write_blocks
 
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
     write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt)
 
 
@@ -183,7 +184,8 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     from .labels import read_labels, split_label_column
     from .progress import CliReporter
     from .training import checkpoints
-    from .training.settings import FinetuneConfig, resumed_settings
+    from .training.configs import FinetuneConfig
+    from .training.settings import resumed_settings
 
     target = target or "classify"
     chain: Chain = ctx.ensure_object(Chain)
@@ -256,9 +258,9 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
 @click.pass_context
 def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "score")
     from .writing import write_blocks
 
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "score")
     write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt)
 
 

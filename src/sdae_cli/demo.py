@@ -8,7 +8,7 @@ import numpy as np
 from .datasets import load_digits
 from .finetuning import finetune_supervised
 from .pretraining import pretrain
-from .training.settings import FinetuneConfig, PretrainConfig
+from .training.configs import FinetuneConfig, PretrainConfig
 from .training.state import validation_rows
 
 LAYERS = [256, 128]

@@ -15,8 +15,8 @@ from .scaling import check_finite
 from .schedule import epoch_lr
 from .stack import classifier_stack, unrolled_stack, write_back_classifier, write_back_unrolled
 from .training import checkpoints
+from .training.configs import FinetuneConfig
 from .training.reporter import Reporter
-from .training.settings import FinetuneConfig
 from .training.state import TrainingState, check_divergence, run_epochs, validation_rows
 
 

@@ -12,8 +12,8 @@ from .model import SDAE
 from .scaling import Scaler, check_finite
 from .schedule import epoch_lr
 from .training import checkpoints
+from .training.configs import PretrainConfig
 from .training.reporter import Reporter
-from .training.settings import PretrainConfig
 from .training.state import TrainingState, check_divergence, run_epochs, validation_rows
 
 

@@ -1,8 +1,8 @@
 """The training settings, in one table per job: each setting's name, default, accepted values,
 whether it takes one value per layer, and whether `--resume` may change it. The CLI builds its
 options' defaults and choices from these tables, the configs (`PretrainConfig`,
-`FinetuneConfig`) are made from them and validate against them, and estimators can read them as
-scikit-learn reads `_parameter_constraints`:
+`FinetuneConfig`, in configs.py) are made from them and validate against them (`validate`), and
+estimators can read them as scikit-learn reads `_parameter_constraints`:
 
     >>> from sdae_cli.training.settings import PRETRAIN
     >>> PRETRAIN["batch_size"].default, PRETRAIN["batch_size"].accepts
@@ -17,21 +17,19 @@ rows lost to training and an early-stopping signal too coarse to trust (126 rows
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ConfigError
 from ..options import ACTIVATIONS, AUTO, DECODERS, LOSSES, MONITORS, NOISE_TYPES, OPTIMIZERS, SCALINGS, SCHEDULES
 
 MAX_THREADS = 1024  # more is a typo: the core would start that many OS threads for a large enough loop
-REQUIRED = dataclasses.MISSING
+REQUIRED = ...  # the default of a setting that has none: it must be given
 
 
 # ----------------------------------------------------------- what a setting accepts
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """One of `names` (or None, if `optional`)."""
 
     names: tuple
@@ -42,8 +40,7 @@ class Choice:
             raise ConfigError(option, f"{value!r} is not one of {', '.join(self.names)}")
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """A number of `kind` between low and high (either end open; None: unbounded). `text` says
     the bounds in messages when the plain interval would not read well."""
 
@@ -86,8 +83,7 @@ class Range:
         return make(self.low, self.high, min_open=self.low_open, max_open=self.high_open)
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One training setting. `accepts` is a Choice, a Range, or a function(option, value) that
     raises ConfigError; per-layer settings take one value, or one per layer, each checked."""
 
@@ -134,12 +130,12 @@ _COMMON = {
     "optimizer": Setting(None, Choice(OPTIMIZERS), "sgd, momentum or adam"),
     "lr": Setting(None, _learning_rate, "learning rate; None: the optimizer's default (DEFAULT_LR)",
                   resumable=True),
-    "momentum": Setting(0.9, Range(float, 0.0, 1.0, high_open=True), "the momentum optimizer's"),
+    "momentum": Setting(0.9, Range(float, 0, 1, high_open=True), "the momentum optimizer's"),
     "lr_schedule": Setting(None, Choice(SCHEDULES), "learning rate per epoch (see schedule.py)"),
-    "lr_decay": Setting(0.95, Range(float, 0.0, 1.0, low_open=True), "exponential: factor per epoch"),
-    "lr_final": Setting(0.01, Range(float, 0.0, 1.0, low_open=True, text="a fraction of --lr in (0, 1]"),
+    "lr_decay": Setting(0.95, Range(float, 0, 1, low_open=True), "exponential: factor per epoch"),
+    "lr_final": Setting(0.01, Range(float, 0, 1, low_open=True, text="a fraction of --lr in (0, 1]"),
                         "cosine, linear: the last epoch's learning rate, as a fraction of lr"),
-    "valid_split": Setting(None, Range(float, 0.0, 1.0, high_open=True), "fraction of rows held out"),
+    "valid_split": Setting(None, Range(float, 0, 1, high_open=True), "fraction of rows held out"),
     "seed": Setting(0, Range(int, 0, 2**64 - 1, text="in [0, 2**64)"), "seeds initialisation, noise, order"),
     "threads": Setting(0, Range(int, 0, MAX_THREADS), "compute threads (0: all cores)", resumable=True),
 }
@@ -150,7 +146,7 @@ def _table(**settings) -> dict[str, Setting]:
     job's defaults (a dict for a shared setting's name is its new default)."""
     out = {}
     for name, value in settings.items():
-        out[name] = dataclasses.replace(_COMMON[name], default=value) if name in _COMMON else value
+        out[name] = _COMMON[name]._replace(default=value) if name in _COMMON else value
     return out | {name: s for name, s in _COMMON.items() if name not in out}
 
 
@@ -181,7 +177,7 @@ FINETUNE: dict[str, Setting] = _table(
                     "None: error to classify, loss to reconstruct"),
     noise=Setting(None, _any, "input corruption; None: none to classify, the input layer's to reconstruct"),
     noise_type=Setting(None, Choice(NOISE_TYPES, optional=True), "the corruption's kind"),
-    dropout=Setting(0.0, Range(float, 0.0, 1.0, high_open=True, text="a fraction in [0, 1)"),
+    dropout=Setting(0.0, Range(float, 0, 1, high_open=True, text="a fraction in [0, 1)"),
                     "fraction of every hidden layer's units dropped for each training row"),
 )
 
@@ -245,27 +241,6 @@ def validate(config, table: dict[str, Setting], job: str) -> None:
         check_noise(config.noise_type, config.noise)
     if config.lr is None:
         config.lr = DEFAULT_LR[job][config.optimizer]
-
-
-def _config_class(name: str, table: dict[str, Setting], job: str, doc: str):
-    fields = [(key, object, dataclasses.field() if s.default is REQUIRED else dataclasses.field(default=s.default))
-              for key, s in table.items()]
-    cls = dataclasses.make_dataclass(name, fields, namespace={
-        "__post_init__": lambda self: validate(self, table, job),
-        "to_json": lambda self: dataclasses.asdict(self),
-        "__doc__": doc,
-        "table": table,
-    })
-    cls.__module__ = __name__
-    return cls
-
-
-PretrainConfig = _config_class(
-    "PretrainConfig", PRETRAIN, "pretrain",
-    "Settings of a pretraining run (the PRETRAIN table). Per-layer settings take one value or one per "
-    "layer; after validation, config.per_layer holds one value per layer of each.")
-FinetuneConfig = _config_class("FinetuneConfig", FINETUNE, "finetune",
-                               "Settings of a fine-tuning run (the FINETUNE table).")
 
 
 def resumed_settings(saved: dict, settings: dict, given: set[str]) -> dict:
