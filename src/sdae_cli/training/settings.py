@@ -143,7 +143,7 @@ _COMMON = {
 
 def _table(**settings) -> dict[str, Setting]:
     """Settings in the order a config takes them: the job's own, then the shared ones, with the
-    job's defaults (a dict for a shared setting's name is its new default)."""
+    job's defaults (a plain value given for a shared setting is its default in this job)."""
     out = {}
     for name, value in settings.items():
         out[name] = _COMMON[name]._replace(default=value) if name in _COMMON else value
