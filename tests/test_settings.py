@@ -3,6 +3,7 @@ may change, read by the configs and the CLI alike."""
 import dataclasses
 
 import click
+import numpy as np
 import pytest
 
 from sdae_cli.errors import ConfigError
@@ -95,7 +96,8 @@ def test_a_range_says_its_bounds_and_gives_the_command_line_the_same_bounds():
     with pytest.raises(click.BadParameter):
         r.click_type().convert("1.0", None, None)
     assert r.click_type().convert("0.25", None, None) == 0.25
-    assert not Range(int, 1).contains(1.5)
+    assert not Range(int, 1).contains(1.5) and not Range(int, 1).contains(float("inf"))
+    assert Range(int, 1).contains(np.int64(3)) and Range(float, 0, 1).contains(np.float32(0.5))
 
 
 def test_one_list_says_what_resume_may_change_and_it_is_the_tables():

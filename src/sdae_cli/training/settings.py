@@ -18,6 +18,7 @@ rows lost to training and an early-stopping signal too coarse to trust (126 rows
 from __future__ import annotations
 
 import math
+import numbers
 from typing import NamedTuple
 
 from ..errors import ConfigError
@@ -58,7 +59,10 @@ class Range(NamedTuple):
         return f"Range({self.kind.__name__}, {', '.join(ends)}" + (f", text={self.text!r})" if self.text else ")")
 
     def contains(self, value) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.kind is int and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's scalars are Real
+            return False
+        if self.kind is int and not isinstance(value, numbers.Integral) and not (
+                math.isfinite(value) and value == int(value)):
             return False
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
         below = self.high is None or (value < self.high if self.high_open else value <= self.high)
