@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <string>
+
 #include "sdae/dae_layer.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
@@ -236,7 +238,18 @@ PYBIND11_MODULE(_core, mod) {
            py::arg("layers"), py::arg("loss"), "layers: (n_in, n_out, activation) bottom to top.")
       .def_property_readonly("size", &StackSpec::size)
       .def_property_readonly("n_in", &StackSpec::n_in)
-      .def_property_readonly("n_out", &StackSpec::n_out);
+      .def_property_readonly("n_out", &StackSpec::n_out)
+      .def("layout", [](const StackSpec& s) {
+        // (name, offset, shape) of each block of theta, bottom layer first: M0, bias0, M1, ...
+        py::list out;
+        for (size_t j = 0; j < s.layers.size(); ++j) {
+          const DenseSpec& d = s.layers[j];
+          const Index at = s.weight_offset(j);
+          out.append(py::make_tuple("M" + std::to_string(j), at, py::make_tuple(d.n_in, d.n_out)));
+          out.append(py::make_tuple("bias" + std::to_string(j), at + d.n_in * d.n_out, py::make_tuple(d.n_out)));
+        }
+        return out;
+      });
 
   mod.def("dropout_keeps", [](std::uint64_t seed, std::uint64_t epoch, std::uint64_t row, Index layer, Index n,
                               float dropout) {
