@@ -98,8 +98,8 @@ def test_train_epoch_matches_reference_replay(threads, case, B):
     spec, theta, dims, acts, loss = build(case)
     X, _ = batch(case, rows=5 * B - 1, seed=4)
     seed, epoch, lr = 5, 2, 0.2
-    train = _core.StackTrainSpec(noise=_core.NoiseType.masking, noise_level=0.25, lr=lr, batch_size=B,
-                                 seed=seed, num_threads=threads)
+    train = _core.TrainSpec(noise=_core.NoiseType.masking, noise_level=0.25, lr=lr, batch_size=B,
+                            seed=seed, num_threads=threads)
     expected = theta.astype(np.float64)
     empty = np.zeros(0, np.float32)
     mean_loss, steps = _core.stack_train_epoch(spec, train, theta, empty, empty, 0, X, X, epoch)
@@ -124,7 +124,7 @@ def test_training_does_not_depend_on_where_theta_sits():
     theta = np.random.default_rng(0).normal(0, 0.1, spec.size).astype(np.float32)
     X = np.random.default_rng(1).random((64, 64), dtype=np.float32)
     Y = np.eye(37, dtype=np.float32)[np.random.default_rng(2).integers(0, 37, 64)]
-    train = _core.StackTrainSpec(lr=0.1, batch_size=16, num_threads=1)
+    train = _core.TrainSpec(lr=0.1, batch_size=16, num_threads=1)
     results = []
     for offset in range(16):
         shifted = np.empty(theta.size + 16, np.float32)[offset:offset + theta.size]
@@ -143,7 +143,7 @@ def test_same_seed_same_parameters_and_threads_agree():
         X = np.random.default_rng(1).random((500, 64), dtype=np.float32)
         Y = np.eye(10, dtype=np.float32)[np.random.default_rng(2).integers(0, 10, 500)]
         m, v = np.zeros_like(theta), np.zeros_like(theta)
-        train = _core.StackTrainSpec(optimizer=_core.Optimizer.adam, lr=0.01, batch_size=32, num_threads=threads)
+        train = _core.TrainSpec(optimizer=_core.Optimizer.adam, lr=0.01, batch_size=32, num_threads=threads)
         step = 0
         for epoch in range(2):
             _, step = _core.stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch)
@@ -164,6 +164,27 @@ def test_bad_stacks_are_refused():
                                       np.zeros_like(theta), 1)
 
 
+def test_cross_entropy_output_is_exact_when_saturated():
+    """The unrolled stack's cross-entropy comes from the last pre-activation z (softplus(z) - y z,
+    as a dA layer's), not from logs of sigmoid(z): with outputs saturated to 0 and 1 in float32
+    it still matches the float64 formula, where clamped logs were off by the clamp."""
+    spec, theta, dims, acts, loss = build("unrolled-ce")
+    n_in, n_out = dims[-1]
+    theta[-(n_in * n_out + n_out):] *= 40.0  # the output layer's weights and bias
+    X, Y = batch("unrolled-ce", rows=6)
+    A = ref.stack_forward(theta, dims, acts, loss, X)
+    M, bias = ref.stack_unpack(theta, dims)[-1]
+    Z = A[-2] @ M + bias
+    assert np.abs(Z).max() > 30  # sigmoid(z) rounds to 0 or 1 in float32
+    expected = np.logaddexp(0, Z) - Y * Z
+    rows = np.empty(len(X), np.float32)
+    _core.stack_row_loss(spec, theta, X, Y, rows, 1)
+    np.testing.assert_allclose(rows, expected.sum(axis=1), rtol=1e-4)
+    grad = np.zeros_like(theta)
+    mean = _core.stack_loss_and_gradient(spec, theta, X, Y, grad, 1)
+    assert mean == pytest.approx(expected.sum(axis=1).mean(), rel=1e-4)
+
+
 def dropout_masks(dims, seed, epoch, rows, p):
     """One (len(rows), n_out) mask per hidden layer: 0 where the core drops a unit, 1/(1-p) where it keeps it."""
     return [np.array([_core.dropout_keeps(seed, epoch, r, j, n_out, p) for r in rows], np.float64) / (1 - p)
@@ -171,17 +192,20 @@ def dropout_masks(dims, seed, epoch, rows, p):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("case,B,optimizer", [("softmax", 4, "sgd"), ("unrolled-wide", 12, "sgd"),
-                                              ("unrolled-big", 32, "sgd"), ("softmax", 8, "momentum")])
+@pytest.mark.parametrize("case,B,optimizer", [
+    ("softmax", 4, "sgd"), ("unrolled-wide", 12, "sgd"), ("unrolled-big", 32, "sgd"), ("softmax", 8, "momentum"),
+    # momentum fused into the backward pass: register tiles, split between threads, and a batch
+    # past the tiles' 64 rows (the product into the velocity, then a pass adding it)
+    ("unrolled-wide", 12, "momentum"), ("unrolled-big", 32, "momentum"), ("unrolled-big", 70, "momentum")])
 def test_dropout_epoch_matches_reference_replay(threads, case, B, optimizer):
     """Hidden units dropped per row (the core's keys), the kept ones scaled by 1/(1-p); no
     gradient through a dropped unit; the derivative taken at the unit's own output."""
     spec, theta, dims, acts, loss = build(case)
-    theta *= 0.3  # unsaturated outputs: the core clamps the cross-entropy's logs near 0 and 1, the reference not
+    theta *= 0.3  # unsaturated outputs: the reference takes logs of the outputs, inexact near 0 and 1
     X, Y = batch(case, rows=3 * B + 1, seed=4)
     seed, epoch, lr, p = 7, 1, 0.1, 0.4
-    train = _core.StackTrainSpec(dropout=p, lr=lr, batch_size=B, seed=seed, num_threads=threads,
-                                 optimizer=getattr(_core.Optimizer, optimizer))
+    train = _core.TrainSpec(dropout=p, lr=lr, batch_size=B, seed=seed, num_threads=threads,
+                            optimizer=getattr(_core.Optimizer, optimizer))
     expected = theta.astype(np.float64)
     m = np.zeros_like(theta) if optimizer == "momentum" else np.zeros(0, np.float32)
     velocity = np.zeros_like(expected)
@@ -232,4 +256,15 @@ def test_dropout_masks_drop_the_asked_fraction_independently():
 
 def test_dropout_out_of_range_is_refused():
     with pytest.raises(ValueError, match="dropout must be in"):
-        _core.StackTrainSpec(dropout=1.0)
+        _core.TrainSpec(dropout=1.0)
+
+
+def test_dropout_is_refused_for_a_da_layer():
+    """One TrainSpec serves both; a dA layer has no hidden layer below its output to drop."""
+    spec = _core.LayerSpec(4, 3)
+    theta = np.zeros(spec.size, np.float32)
+    _core.init_params(spec, theta, 0)
+    empty = np.zeros(0, np.float32)
+    with pytest.raises(ValueError, match="dropout applies to fine-tuning"):
+        _core.train_epoch(spec, _core.TrainSpec(dropout=0.5), theta, empty, empty, 0,
+                          np.zeros((5, 4), np.float32), 0)

@@ -30,21 +30,6 @@ using OutVector = Eigen::Ref<VectorF>;
 
 OptimizerState make_state(OutVector m, OutVector v, std::int64_t step) { return OptimizerState{m, v, step}; }
 
-// The settings TrainSpec and StackTrainSpec share, validated.
-template <class Spec>
-Spec training_spec(NoiseSpec noise, OptimizerSpec optimizer, Index batch_size, std::uint64_t seed, int num_threads) {
-  validate(noise);
-  validate(optimizer);
-  if (batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
-  Spec t;
-  t.noise = noise;
-  t.optimizer = optimizer;
-  t.batch_size = batch_size;
-  t.seed = seed;
-  t.num_threads = num_threads;
-  return t;
-}
-
 // Lets Ctrl-C and SIGTERM reach a long epoch: Python's C-level handler only flags the signal, and
 // its Python handler (KeyboardInterrupt) runs when we ask, holding the GIL, between minibatches.
 bool python_signal_pending() {
@@ -203,19 +188,26 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<TrainSpec>(mod, "TrainSpec")
       .def(py::init([](Loss loss, NoiseType noise, float noise_level, float noise_low, float noise_high,
-                       Optimizer optimizer, float lr, float momentum, float beta1, float beta2, float eps,
-                       Index batch_size, std::uint64_t seed, int num_threads) {
-             auto t = training_spec<TrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
-                                               OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps}, batch_size,
-                                               seed, num_threads);
+                       float dropout, Optimizer optimizer, float lr, float momentum, float beta1, float beta2,
+                       float eps, Index batch_size, std::uint64_t seed, int num_threads) {
+             TrainSpec t;
              t.loss = loss;
+             t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
+             t.dropout = dropout;
+             t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
+             t.batch_size = batch_size;
+             t.seed = seed;
+             t.num_threads = num_threads;
+             validate(t);
              return t;
            }),
            py::kw_only(), py::arg("loss") = Loss::cross_entropy, py::arg("noise") = NoiseType::masking,
            py::arg("noise_level") = 0.0f, py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f,
-           py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f,
-           py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f, py::arg("batch_size") = 32,
-           py::arg("seed") = 0, py::arg("num_threads") = 0)
+           py::arg("dropout") = 0.0f, py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f,
+           py::arg("momentum") = 0.9f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f,
+           py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("num_threads") = 0,
+           "The settings of a training call: a dA layer's (loss, no dropout) or the stack's (its loss is in "
+           "the StackSpec).")
       .def_readonly("batch_size", &TrainSpec::batch_size)
       .def_readonly("seed", &TrainSpec::seed)
       .def_readonly("num_threads", &TrainSpec::num_threads);
@@ -305,24 +297,6 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_in", &StackSpec::n_in)
       .def_property_readonly("n_out", &StackSpec::n_out);
 
-  py::class_<StackTrainSpec>(mod, "StackTrainSpec")
-      .def(py::init([](NoiseType noise, float noise_level, float noise_low, float noise_high, float dropout,
-                       Optimizer optimizer, float lr, float momentum, float beta1, float beta2, float eps,
-                       Index batch_size, std::uint64_t seed, int num_threads) {
-             if (!(dropout >= 0.0f && dropout < 1.0f))
-               throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(dropout));
-             auto t = training_spec<StackTrainSpec>(NoiseSpec{noise, noise_level, noise_low, noise_high},
-                                                    OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps},
-                                                    batch_size, seed, num_threads);
-             t.dropout = dropout;
-             return t;
-           }),
-           py::kw_only(), py::arg("noise") = NoiseType::none, py::arg("noise_level") = 0.0f,
-           py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f, py::arg("dropout") = 0.0f,
-           py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f, py::arg("momentum") = 0.9f,
-           py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f, py::arg("batch_size") = 32,
-           py::arg("seed") = 0, py::arg("num_threads") = 0);
-
   mod.def("dropout_keeps", [](std::uint64_t seed, std::uint64_t epoch, std::uint64_t row, Index layer, Index n,
                               float dropout) {
     std::vector<bool> keep(static_cast<size_t>(n));
@@ -352,7 +326,7 @@ PYBIND11_MODULE(_core, mod) {
   }, py::arg("spec"), py::arg("theta").noconvert(), py::arg("X").noconvert(), py::arg("Y").noconvert(),
      py::arg("row_loss").noconvert(), py::arg("num_threads") = 0);
 
-  mod.def("stack_train_epoch", [](const StackSpec& spec, StackTrainSpec train, OutVector theta, OutVector m,
+  mod.def("stack_train_epoch", [](const StackSpec& spec, TrainSpec train, OutVector theta, OutVector m,
                                   OutVector v, std::int64_t step, InMatrix X, InMatrix Y, std::uint64_t epoch) {
     train.should_stop = python_signal_pending;
     return interruptible([&] { return stack_train_epoch(spec, train, theta, m, v, step, X, Y, epoch); });

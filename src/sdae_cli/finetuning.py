@@ -255,10 +255,10 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
     low, high = float(X.min()), float(X.max())
 
     def train(lr: float):
-        return _core.StackTrainSpec(noise=noise, noise_level=level, noise_low=low, noise_high=high,
-                                    dropout=config.dropout, optimizer=CORE_OPTIMIZER[config.optimizer], lr=lr,
-                                    momentum=config.momentum,
-                                    batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
+        return _core.TrainSpec(noise=noise, noise_level=level, noise_low=low, noise_high=high,
+                               dropout=config.dropout, optimizer=CORE_OPTIMIZER[config.optimizer], lr=lr,
+                               momentum=config.momentum,
+                               batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
 
     criterion = {"error": "valid_error", "loss": "valid"}[monitor]
     state = TuneState(theta, config)

@@ -72,12 +72,11 @@ void check_state(const LayerSpec& spec, const TrainSpec& train, const OptimizerS
 
 void check_train(const LayerSpec& spec, const TrainSpec& train, const OptimizerState& state, Index theta_size) {
   validate(spec);
-  validate(train.noise);
-  validate(train.optimizer);
+  validate(train);
+  if (train.dropout != 0.0f) throw std::invalid_argument("dropout applies to fine-tuning the stack, not to a dA layer");
   check_loss(spec, train.loss);
   check_theta(spec, theta_size, "theta");
   check_state(spec, train, state);
-  if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
 }
 
 }  // namespace

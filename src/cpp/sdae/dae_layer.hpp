@@ -8,20 +8,10 @@
 #include "sdae/layer_spec.hpp"
 #include "sdae/noise.hpp"
 #include "sdae/optimizer.hpp"
+#include "sdae/train_spec.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
-
-/// Everything a training call needs besides the data and the parameters.
-struct TrainSpec {
-  Loss loss = Loss::cross_entropy;
-  NoiseSpec noise;
-  OptimizerSpec optimizer;
-  Index batch_size = 32;
-  std::uint64_t seed = 0;
-  int num_threads = 0;
-  std::function<bool()> should_stop;  ///< polled between minibatches; true throws Interrupted
-};
 
 /// Initial parameters as in the SdA tutorial: W ~ U(+-r), r = sqrt(6 / (n_in + n_hidden)),
 /// times 4 for a sigmoid encoder; biases 0; an untied decoder starts as W^T.

@@ -63,8 +63,32 @@ bool computes(Kernel kernel, bool ta, bool tb, float alpha, float beta) {
     case Kernel::short_times_transpose: return times && tb;
     case Kernel::small_rank_update:
     case Kernel::short_rank_update: return update;
+    case Kernel::short_momentum_update: return false;  // two outputs: momentum_update only
   }
   return false;
+}
+
+/// Splits an (m, n) output between the threads product_threads gives a product of inner size k,
+/// and calls block(i0, w, by_rows) for each share: w rows of the output from i0 (by_rows), or w
+/// columns. Shares start on multiples of 16, so that no two threads share a cache line of it; a
+/// smaller team than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several shares a thread.
+template <class Block>
+void split_output(Index m, Index n, Index k, int num_threads, Block&& block) {
+  // A tall output is split by rows (each thread packs its own rows of A), a wide one by columns.
+  const bool by_rows = m >= n;
+  const int T = product_threads(m, n, k, by_rows, num_threads);
+  if (T == 1) {
+    block(Index{0}, by_rows ? m : n, by_rows);
+    return;
+  }
+  const std::vector<Index> bounds = slice_bounds(by_rows ? m : n, T);
+  ParallelErrors errors;
+#pragma omp parallel num_threads(T)
+  errors.run([&] {
+    for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads())
+      if (bounds[s + 1] > bounds[s]) block(bounds[s], bounds[s + 1] - bounds[s], by_rows);
+  });
+  errors.rethrow();
 }
 
 }  // namespace
@@ -111,6 +135,7 @@ const char* kernel_name(Kernel kernel) {
     case Kernel::short_times: return "short_times";
     case Kernel::short_times_transpose: return "short_times_transpose";
     case Kernel::short_rank_update: return "short_rank_update";
+    case Kernel::short_momentum_update: return "short_momentum_update";
   }
   return "?";
 }
@@ -141,33 +166,42 @@ void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B
           int num_threads, Index step_batch) {
   const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
   if (m == 0 || n == 0) return;
-  // A tall C is split by rows (each thread packs its own rows of A), a wide one by columns.
-  const bool by_rows = m >= n;
-  const int T = product_threads(m, n, k, by_rows, num_threads);
-  auto block = [&](MatrixRef Cb, const ConstMatrixRef& Ab, const ConstMatrixRef& Bb) {
+  split_output(m, n, k, num_threads, [&](Index i0, Index w, bool by_rows) {
+    MatrixRef Cb = by_rows ? MatrixRef(C.middleRows(i0, w)) : MatrixRef(C.middleCols(i0, w));
+    const ConstMatrixRef Ab = !by_rows ? A : ta ? ConstMatrixRef(A.middleCols(i0, w)) : ConstMatrixRef(A.middleRows(i0, w));
+    const ConstMatrixRef Bb = by_rows ? B : tb ? ConstMatrixRef(B.middleRows(i0, w)) : ConstMatrixRef(B.middleCols(i0, w));
     run_kernel(choose_kernel(Cb.rows(), Cb.cols(), k, ta, tb, alpha, beta, step_batch), Cb, Ab, ta, Bb, tb, alpha,
                beta);
-  };
-  if (T == 1) {
-    block(C, A, B);
-    return;
-  }
-  // Blocks on multiples of 16, so that no two threads share a cache line of C. A smaller team
-  // than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several blocks a thread.
-  const std::vector<Index> bounds = slice_bounds(by_rows ? m : n, T);
-  ParallelErrors errors;
-#pragma omp parallel num_threads(T)
-  errors.run([&] {
-    for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads()) {
-      const Index i0 = bounds[s], w = bounds[s + 1] - i0;
-      if (w <= 0) continue;
-      if (by_rows)
-        block(C.middleRows(i0, w), ta ? ConstMatrixRef(A.middleCols(i0, w)) : ConstMatrixRef(A.middleRows(i0, w)), B);
-      else
-        block(C.middleCols(i0, w), A, tb ? ConstMatrixRef(B.middleRows(i0, w)) : ConstMatrixRef(B.middleCols(i0, w)));
-    }
   });
-  errors.rethrow();
+}
+
+Kernel momentum_kernel(Index m, Index n, Index k, float alpha, float mu) {
+#ifdef SDAE_SHORT_TILES
+  if (k <= kUpdateRows && n >= 16) return Kernel::short_momentum_update;
+#endif
+  return choose_kernel(m, n, k, true, false, alpha, mu);
+}
+
+void momentum_update(MatrixRef T, MatrixRef V, const ConstMatrixRef& A, const ConstMatrixRef& B, float alpha, float mu,
+                     int num_threads) {
+  const Index m = T.rows(), n = T.cols(), k = A.rows();
+  if (m == 0 || n == 0) return;
+  const bool fused = momentum_kernel(m, n, k, alpha, mu) == Kernel::short_momentum_update;
+  split_output(m, n, k, num_threads, [&](Index i0, Index w, bool by_rows) {
+    MatrixRef Tb = by_rows ? MatrixRef(T.middleRows(i0, w)) : MatrixRef(T.middleCols(i0, w));
+    MatrixRef Vb = by_rows ? MatrixRef(V.middleRows(i0, w)) : MatrixRef(V.middleCols(i0, w));
+    const ConstMatrixRef Ab = by_rows ? ConstMatrixRef(A.middleCols(i0, w)) : A;
+    const ConstMatrixRef Bb = by_rows ? B : ConstMatrixRef(B.middleCols(i0, w));
+#ifdef SDAE_SHORT_TILES
+    if (fused) {
+      short_momentum_update(Tb, Vb, mu, alpha, Ab, Bb);
+      return;
+    }
+#endif
+    (void)fused;
+    run_kernel(choose_kernel(Vb.rows(), Vb.cols(), k, true, false, alpha, mu), Vb, Ab, true, Bb, false, alpha, mu);
+    Tb += Vb;
+  });
 }
 
 const char* gemm_backend() {

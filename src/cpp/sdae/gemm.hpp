@@ -28,6 +28,7 @@ enum class Kernel {
   short_times,
   short_times_transpose,
   short_rank_update,
+  short_momentum_update,  ///< V = mu V + alpha A^T B, then T += V (momentum_update only)
 };
 
 /// Whether this build has the register tiles (short_*): with AVX-512 only.
@@ -38,6 +39,11 @@ bool have_short_tiles();
 /// products, one thread's slice of the hidden units), 0 anywhere else.
 Kernel choose_kernel(Index m, Index n, Index k, bool transpose_a, bool transpose_b, float alpha, float beta,
                      Index step_batch = 0);
+
+/// The kernel momentum_update runs for a target T (m, n) of k rows of A and B:
+/// short_momentum_update (one pass over V and T), or else the kernel choose_kernel picks for
+/// V = alpha A^T B + mu V, followed by T += V.
+Kernel momentum_kernel(Index m, Index n, Index k, float alpha, float mu);
 
 /// The kernel's name, as the tests and the bindings spell it ("short_times", ...).
 const char* kernel_name(Kernel kernel);
@@ -56,6 +62,12 @@ void run_kernel(Kernel kernel, MatrixRef C, const ConstMatrixRef& A, bool transp
 /// @param C (m, n)  @param A op(A) is (m, k)  @param B op(B) is (k, n)
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool transpose_a, const ConstMatrixRef& B, bool transpose_b,
           float alpha, float beta, int num_threads, Index step_batch = 0);
+
+/// A momentum step fused into the gradient's product: V = mu V + alpha A^T B, then T += V.
+/// Threads split T as gemm splits C; each block runs momentum_kernel's choice.
+/// @param T, V (n, m)  @param A (k, n)  @param B (k, m)
+void momentum_update(MatrixRef T, MatrixRef V, const ConstMatrixRef& A, const ConstMatrixRef& B, float alpha, float mu,
+                     int num_threads);
 
 /// Which library gemm() uses for the long products: "openblas" or "eigen".
 const char* gemm_backend();

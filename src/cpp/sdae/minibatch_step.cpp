@@ -58,6 +58,7 @@ StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_thr
 double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, StepMode mode, float lr, float* grad,
                       StepWorkspace& ws, NextBatch* next) {
   const Index n_in = spec.n_in, n_h = spec.n_hidden;
+  if (mode == StepMode::momentum_update) throw std::invalid_argument("a dA step fuses SGD updates only");
   const bool backward = mode != StepMode::loss_only;
   const float inv_b = 1.0f / static_cast<float>(b);
   MatrixMap W(theta, n_in, n_h);

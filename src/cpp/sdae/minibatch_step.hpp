@@ -8,15 +8,10 @@
 
 #include "sdae/layer_spec.hpp"
 #include "sdae/next_batch.hpp"
+#include "sdae/optimizer.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
-
-enum class StepMode {
-  loss_only,   ///< forward and loss (validation)
-  gradient,    ///< also the gradient, written to grad
-  sgd_update,  ///< also theta -= lr * gradient, fused into the backward pass
-};
 
 /// Buffers of a minibatch step, sized once per call and reused across batches. The caller fills
 /// clean(b) and corrupted(b) before each step. Double-buffered (for an epoch), a step trains on

@@ -15,6 +15,15 @@ struct OptimizerSpec {
   float eps = 1e-8f;      ///< adam
 };
 
+/// What a step does after its forward pass: a backward pass that leaves the gradient, or one
+/// that updates the parameters as it goes (no gradient buffer, no second pass over them).
+enum class StepMode {
+  loss_only,        ///< forward and loss (validation)
+  gradient,         ///< also the gradient, written to grad
+  sgd_update,       ///< also theta -= lr * gradient, fused into the backward pass
+  momentum_update,  ///< also velocity = mu velocity - lr gradient, theta += velocity, fused (the stack's)
+};
+
 /// Throws std::invalid_argument when a hyper-parameter is out of range.
 void validate(const OptimizerSpec& opt);
 

@@ -220,20 +220,25 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
 /// side; only the columns from keep_from on are written back. M is loaded first (faster than
-/// summing from zero and adding M at the end). @param M (R, 16 V) of row stride ldm
-/// @param at (k R)  @param B (k, 16 V) of row stride ldb
+/// summing from zero and adding M at the end). kMomentum: M is a velocity, M = mu M + sum_s ...,
+/// then T (row stride ldt) += M, in the same pass over both.
+/// @param M, T (R, 16 V) of row strides ldm, ldt  @param at (k R)  @param B (k, 16 V) of row stride ldb
 /// @param rows_left rows of M from this tile's first to M's end
-template <int R, int V, bool kPart>
+template <int R, int V, bool kPart, bool kMomentum = false>
 [[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
-                                   Index ldb, int keep_from) {
+                                   Index ldb, int keep_from, float* T = nullptr, Index ldt = 0, float mu = 0.0f) {
   // At least one step, and no branches between the loads: with a path that skips the loop, or
   // prefetches between the loads, GCC kept a copy of acc on the stack and stored the tile
   // through it, and the update ran slower.
   if (k <= 0) return;
-  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+  for (Index r = 0; r < R && r + kAhead < rows_left; ++r) {
+    prefetch_block<V, 1>(M + (r + kAhead) * ldm);
+    if constexpr (kMomentum) prefetch_block<V, 1>(T + (r + kAhead) * ldt);
+  }
   L16::type acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = L16::load(M + r * ldm + 16 * v);
+    for (int v = 0; v < V; ++v)
+      acc[r][v] = kMomentum ? mu * L16::load(M + r * ldm + 16 * v) : L16::load(M + r * ldm + 16 * v);
   Index s = 0;
   do {
     L16::type bv[V];
@@ -242,6 +247,11 @@ template <int R, int V, bool kPart>
       for (int v = 0; v < V; ++v) acc[r][v] += at[s * R + r] * bv[v];
   } while (++s < k);
   store_tile<R, V, kPart>(M, ldm, acc, keep_from);
+  if constexpr (kMomentum) {
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) acc[r][v] += L16::load(T + r * ldt + 16 * v);
+    store_tile<R, V, kPart>(T, ldt, acc, keep_from);
+  }
 }
 
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
@@ -298,12 +308,14 @@ void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMa
     times_transpose_rows<2>(out, V, M);
 }
 
-void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B) {
-  const Index k = A.rows(), n = M.rows(), m = M.cols(), ldb = B.outerStride();
-  if (m < 16) {
-    M.noalias() += alpha * A.transpose() * B;
-    return;
-  }
+namespace {
+
+/// The shared loop of short_rank_update and short_momentum_update: tile(R, W, kPart, i, c, ai,
+/// bp, keep_from) for every tile of rows i and block of columns c of the (n, m) target, with
+/// alpha A^T's coefficients for the tile at ai and the block of B's k rows packed at bp.
+template <class Tile>
+void for_update_tiles(Index n, Index m, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B, Tile&& tile) {
+  const Index k = A.rows(), ldb = B.outerStride();
   // alpha A^T in tiles of rows of M: the tile of R rows from i0 has its coefficients for step s
   // at at[i0 k + R s + r].
   thread_local std::vector<float> at;
@@ -323,13 +335,46 @@ void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const 
   for_column_blocks(m, [&](auto V, Index c, int keep_from) {
     constexpr int kV = decltype(V)::value;
     for (Index s = 0; s < k; ++s) std::copy_n(B.data() + s * ldb + c, 16 * kV, bp + s * 16 * kV);
-    for_tiles(n, [&](auto R, Index i) {
-      constexpr int kR = decltype(R)::value;
-      const float* ai = at.data() + i * k;
-      float* Mi = &M(i, c);
-      if (keep_from == 0) update_tile<kR, kV, false>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, 0);
-      else update_tile<kR, kV, true>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, keep_from);
-    });
+    for_tiles(n, [&](auto R, Index i) { tile(R, V, i, c, at.data() + i * k, bp, keep_from); });
+  });
+}
+
+}  // namespace
+
+void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B) {
+  const Index k = A.rows(), n = M.rows(), m = M.cols();
+  if (m < 16) {
+    M.noalias() += alpha * A.transpose() * B;
+    return;
+  }
+  for_update_tiles(n, m, alpha, A, B, [&](auto R, auto V, Index i, Index c, const float* ai, const float* bp,
+                                          int keep_from) {
+    constexpr int kR = decltype(R)::value, kV = decltype(V)::value;
+    float* Mi = &M(i, c);
+    if (keep_from == 0) update_tile<kR, kV, false>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, 0);
+    else update_tile<kR, kV, true>(Mi, M.outerStride(), n - i, ai, k, bp, 16 * kV, keep_from);
+  });
+}
+
+void short_momentum_update(MatrixRef T, MatrixRef V, float mu, float alpha, const ConstMatrixRef& A,
+                           const ConstMatrixRef& B) {
+  const Index k = A.rows(), n = T.rows(), m = T.cols();
+  if (m < 16) {
+    V = mu * V;
+    V.noalias() += alpha * A.transpose() * B;
+    T += V;
+    return;
+  }
+  for_update_tiles(n, m, alpha, A, B, [&](auto R, auto W, Index i, Index c, const float* ai, const float* bp,
+                                          int keep_from) {
+    constexpr int kR = decltype(R)::value, kW = decltype(W)::value;
+    float* Vi = &V(i, c);
+    float* Ti = &T(i, c);
+    if (keep_from == 0)
+      update_tile<kR, kW, false, true>(Vi, V.outerStride(), n - i, ai, k, bp, 16 * kW, 0, Ti, T.outerStride(), mu);
+    else
+      update_tile<kR, kW, true, true>(Vi, V.outerStride(), n - i, ai, k, bp, 16 * kW, keep_from, Ti,
+                                      T.outerStride(), mu);
   });
 }
 

@@ -34,4 +34,9 @@ void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMa
 /// M += alpha A^T B, one pass over M. @param M (n, m)  @param A (k, n)  @param B (k, m)
 void short_rank_update(MatrixRef M, float alpha, const ConstMatrixRef& A, const ConstMatrixRef& B);
 
+/// V = mu V + alpha A^T B, then T += V: a momentum step fused into the product, one pass over V
+/// and T. @param T, V (n, m)  @param A (k, n)  @param B (k, m)
+void short_momentum_update(MatrixRef T, MatrixRef V, float mu, float alpha, const ConstMatrixRef& A,
+                           const ConstMatrixRef& B);
+
 }  // namespace sdae

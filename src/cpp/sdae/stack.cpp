@@ -9,6 +9,7 @@
 
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
+#include "sdae/loss.hpp"
 #include "sdae/minibatches.hpp"
 #include "sdae/dae_layer.hpp"
 #include "sdae/sum_rows.hpp"
@@ -44,12 +45,13 @@ Index widest_output(const StackSpec& spec) {
 struct StackWorkspace {
   std::vector<RowMatrixF> A;  // A[0] input (corrupted), A[j+1] output of layer j
   RowMatrixF Y;               // targets of the batch
+  RowMatrixF Z;               // (B, n_out) the last layer's pre-activation, for a cross-entropy output
   RowMatrixF D, D_next;       // deltas
   VectorF bias_sum;           // (widest layer) a bias's gradient: D summed over the batch
   std::vector<double> row_loss;
   std::vector<std::uint64_t> keys;  // (B) the rows' noise keys, which also key their dropout
   StackWorkspace(const StackSpec& spec, Index B)
-      : Y(B, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B), keys(B) {
+      : Y(B, spec.n_out()), Z(spec.loss == OutputLoss::cross_entropy ? B : 0, spec.n_out()), bias_sum(widest_output(spec)), row_loss(B), keys(B) {
     A.emplace_back(B, spec.n_in());
     for (const DenseSpec& d : spec.layers) A.emplace_back(B, d.n_out);
   }
@@ -65,14 +67,23 @@ void softmax_rows(MatrixRef Z, const ThreadScope& scope) {
 }
 
 /// out = s(in W_j + b_j) for layer j of the chain; a softmax_nll output is left as softmax rows.
+/// With `pre`, the last layer's in W_j + b_j is kept there too (rows of in, n_out).
 void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, size_t j, const ConstMatrixRef& in,
-                   MatrixRef out, const ThreadScope& scope) {
+                   MatrixRef out, const ThreadScope& scope, MatrixRef* pre = nullptr) {
   const DenseSpec& d = spec.layers[j];
   gemm(out, in, false, ConstMatrixMap(theta + o.weight[j], d.n_in, d.n_out), false, 1.0f, 0.0f, scope.threads());
   const bool softmax = j + 1 == spec.layers.size() && spec.loss == OutputLoss::softmax_nll;
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
-  for (Index i = 0; i < out.rows(); ++i)
-    bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, softmax ? Activation::linear : d.activation);
+  for (Index i = 0; i < out.rows(); ++i) {
+    if (pre == nullptr) {
+      bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, softmax ? Activation::linear : d.activation);
+      continue;
+    }
+    // The same two steps as above, the sum kept between them: the same bits.
+    bias_activate(out.row(i).data(), theta + o.bias[j], d.n_out, Activation::linear);
+    pre->row(i) = out.row(i);
+    bias_activate(out.row(i).data(), nullptr, d.n_out, d.activation);
+  }
   if (softmax) softmax_rows(out, scope);
 }
 
@@ -81,8 +92,11 @@ void layer_forward(const StackSpec& spec, const Offsets& o, const float* theta, 
 void forward(const StackSpec& spec, const Offsets& o, const float* theta, Index b, StackWorkspace& ws,
              const ThreadScope& scope, float dropout = 0.0f) {
   const float scale = 1.0f / (1.0f - dropout);
+  MatrixRef pre = ws.Z.topRows(ws.Z.rows() > 0 ? b : 0);
   for (size_t j = 0; j < spec.layers.size(); ++j) {
-    layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope);
+    const bool last = j + 1 == spec.layers.size();
+    layer_forward(spec, o, theta, j, ws.A[j].topRows(b), ws.A[j + 1].topRows(b), scope,
+                  last && ws.Z.rows() > 0 ? &pre : nullptr);
     if (dropout == 0.0f || j + 1 == spec.layers.size()) continue;
     auto A = ws.A[j + 1].topRows(b);
     const Index n = A.cols();
@@ -114,8 +128,9 @@ void output_loss(const StackSpec& spec, Index b, bool delta, StackWorkspace& ws,
         if (delta) ws.D.row(i).array() = (p - y) * inv_b;
         break;
       case OutputLoss::cross_entropy: {
-        const auto q = p.max(1e-7f).min(1.0f - 1e-7f);  // keep the logs finite at saturation
-        ws.row_loss[i] = -(y * q.log() + (1.0f - y) * (1.0f - q).log()).cast<double>().sum();
+        // From the pre-activation, as a dA layer's loss (loss.hpp): finite at saturation.
+        const Eigen::Map<const Eigen::ArrayXf> z(ws.Z.row(i).data(), P.cols()), t(Y.row(i).data(), P.cols());
+        ws.row_loss[i] = element_loss(z, t, Loss::cross_entropy, Activation::sigmoid).cast<double>().sum();
         if (delta) ws.D.row(i).array() = (p - y) * inv_b;
         break;
       }
@@ -153,10 +168,19 @@ void multiply_dropped_derivative(float* d, const float* h, Index n, Activation a
   }
 }
 
-/// Backprop from ws.D through every layer. With lr == 0 the gradient goes into grad (layout of
-/// theta); otherwise plain SGD updates theta in place as it goes, which spares a gradient buffer
-/// and a pass over it: each layer's delta for the layer below is taken before its weights move.
-void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, float* grad, float lr,
+/// What backward does with each layer's gradient as it reaches it.
+struct Update {
+  StepMode mode = StepMode::gradient;
+  float* grad = nullptr;      ///< gradient: written here (theta's layout)
+  float lr = 0.0f;            ///< sgd_update, momentum_update
+  float mu = 0.0f;            ///< momentum_update: velocity = mu velocity - lr gradient; theta += velocity
+  float* velocity = nullptr;  ///< momentum_update (theta's layout)
+};
+
+/// Backprop from ws.D through every layer. The gradient goes into update.grad, or the update is
+/// fused into the pass, which spares a gradient buffer and a pass over it: each layer's delta for
+/// the layer below is taken before its weights move.
+void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, const Update& update,
               StackWorkspace& ws, const ThreadScope& scope, float dropout = 0.0f) {
   for (size_t j = spec.layers.size(); j-- > 0;) {
     const DenseSpec& d = spec.layers[j];
@@ -168,12 +192,27 @@ void backward(const StackSpec& spec, const Offsets& o, float* theta, Index b, fl
     }
     auto bias_sum = ws.bias_sum.head(d.n_out);
     sum_rows(ws.D, bias_sum);
-    if (lr == 0.0f) {
-      gemm(MatrixMap(grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f, scope.threads());
-      VectorMap(grad + o.bias[j], d.n_out) = bias_sum;
-    } else {
-      gemm(M, A, true, ws.D, false, -lr, 1.0f, scope.threads());
-      VectorMap(theta + o.bias[j], d.n_out) -= lr * bias_sum;
+    VectorMap bias(theta + o.bias[j], d.n_out);
+    switch (update.mode) {
+      case StepMode::gradient:
+        gemm(MatrixMap(update.grad + o.weight[j], d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f,
+             scope.threads());
+        VectorMap(update.grad + o.bias[j], d.n_out) = bias_sum;
+        break;
+      case StepMode::sgd_update:
+        gemm(M, A, true, ws.D, false, -update.lr, 1.0f, scope.threads());
+        bias -= update.lr * bias_sum;
+        break;
+      case StepMode::momentum_update: {
+        momentum_update(M, MatrixMap(update.velocity + o.weight[j], d.n_in, d.n_out), A, ws.D, -update.lr,
+                        update.mu, scope.threads());
+        VectorMap v(update.velocity + o.bias[j], d.n_out);
+        v = update.mu * v - update.lr * bias_sum;
+        bias += v;
+        break;
+      }
+      case StepMode::loss_only:
+        throw std::logic_error("backward: loss_only has no backward pass");
     }
     if (j == 0) break;
     const Activation below = spec.layers[j - 1].activation;
@@ -293,7 +332,9 @@ double stack_loss_and_gradient(const StackSpec& spec, const ConstVectorRef& thet
   ws.Y = Y;
   forward(spec, o, theta.data(), b, ws, scope);
   output_loss(spec, b, true, ws, scope);
-  backward(spec, o, const_cast<float*>(theta.data()), b, grad.data(), 0.0f, ws, scope);
+  Update update;
+  update.grad = grad.data();
+  backward(spec, o, const_cast<float*>(theta.data()), b, update, ws, scope);
   return sum_losses(ws.row_loss, b) / static_cast<double>(b);
 }
 
@@ -317,18 +358,14 @@ void stack_row_loss(const StackSpec& spec, const ConstVectorRef& theta, const Co
   }
 }
 
-std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
+std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const TrainSpec& train, VectorRef theta,
                                                   VectorRef m, VectorRef v, std::int64_t step,
                                                   const ConstMatrixRef& X, const ConstMatrixRef& Y,
                                                   std::uint64_t epoch) {
   validate(spec);
-  validate(train.noise);
-  validate(train.optimizer);
+  validate(train);
   check_theta(spec, theta.size(), "theta");
   check_data(spec, X, Y);
-  if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
-  if (!(train.dropout >= 0.0f && train.dropout < 1.0f))
-    throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(train.dropout));
   if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
   const Index N = X.rows();
@@ -336,8 +373,18 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
   ThreadScope scope(train.num_threads);
   const Offsets o = offsets_of(spec);
   StackWorkspace ws(spec, B);
-  const bool fused = train.optimizer.kind == Optimizer::sgd;
-  VectorF grad(fused ? 0 : spec.size());
+  // SGD and momentum update each layer inside the backward pass; Adam takes the whole gradient.
+  Update update;
+  switch (train.optimizer.kind) {
+    case Optimizer::sgd: update.mode = StepMode::sgd_update; break;
+    case Optimizer::momentum: update.mode = StepMode::momentum_update; break;
+    case Optimizer::adam: update.mode = StepMode::gradient; break;
+  }
+  VectorF grad(update.mode == StepMode::gradient ? spec.size() : 0);
+  update.grad = grad.data();
+  update.lr = train.optimizer.lr;
+  update.mu = train.optimizer.momentum;
+  update.velocity = m.data();
   double total = 0.0;
   for_each_minibatch(
       N, train.batch_size, spec.n_in(), train.seed, epoch, train.should_stop, scope,
@@ -349,11 +396,10 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const S
       [&](Index b, NextBatch*) {  // (the gather writes the rows this step reads: it waits)
         forward(spec, o, theta.data(), b, ws, scope, train.dropout);
         output_loss(spec, b, true, ws, scope);
-        backward(spec, o, theta.data(), b, grad.data(), fused ? train.optimizer.lr : 0.0f, ws, scope,
-                 train.dropout);
+        backward(spec, o, theta.data(), b, update, ws, scope, train.dropout);
         total += sum_losses(ws.row_loss, b);
         ++step;
-        if (!fused)
+        if (update.mode == StepMode::gradient)
           apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
                        scope.threads());
       });

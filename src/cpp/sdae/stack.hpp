@@ -3,12 +3,12 @@
 // autoencoder). Each dense layer j computes A_{j+1} = act_j(A_j M_j + bias_j).
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "sdae/noise.hpp"
 #include "sdae/optimizer.hpp"
 #include "sdae/rng.hpp"
+#include "sdae/train_spec.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
@@ -38,18 +38,6 @@ struct StackSpec {
 /// Throws std::invalid_argument unless the layers chain and the loss fits the output.
 void validate(const StackSpec& spec);
 
-struct StackTrainSpec {
-  NoiseSpec noise;  ///< corruption of the input (none for supervised fine-tuning)
-  /// Fraction of every hidden layer's units dropped for each training row (inverted dropout:
-  /// the kept ones scaled by 1 / (1 - dropout), so inference needs no change); keyed by
-  /// (seed, epoch, row, layer, unit) like the noise.
-  float dropout = 0.0f;
-  OptimizerSpec optimizer;
-  Index batch_size = 32;
-  std::uint64_t seed = 0;
-  int num_threads = 0;
-  std::function<bool()> should_stop;  ///< polled between minibatches; true throws Interrupted
-};
 
 /// The output of the chain (softmax probabilities under softmax_nll). @param X (rows, n_in)
 /// @param out (rows, n_out)
@@ -76,7 +64,7 @@ inline bool dropout_keeps(std::uint64_t layer_key, Index unit, float dropout) {
 /// One epoch of minibatch fine-tuning of X -> Y: seeded shuffle, input corruption keyed by
 /// (seed, epoch, row), dropout of hidden units, backprop through every layer, update. Returns (mean loss, updates so far).
 /// @param m, v (spec.size()) optimizer state as for a dA layer
-std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const StackTrainSpec& train, VectorRef theta,
+std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const TrainSpec& train, VectorRef theta,
                                                   VectorRef m, VectorRef v, std::int64_t step,
                                                   const ConstMatrixRef& X, const ConstMatrixRef& Y,
                                                   std::uint64_t epoch);
