@@ -2,7 +2,8 @@
 // sdae's streaming loops for dA steps of a few rows (small_batch.hpp), its register tiles for
 // short batches (short_batch.hpp, AVX-512 builds only), a tuned BLAS (scipy-openblas32's sgemm)
 // for products with two long sides when the build found one, Eigen's GEMM otherwise.
-// bench/README.md has the measurements behind the limits below.
+// bench/README.md has the measurements behind the limits below. (A tied layer's batch-1 SGD epoch
+// runs no products: online_sgd.cpp fuses them into one pass, when online_sgd_applies says so.)
 #pragma once
 #include "sdae/types.hpp"
 
