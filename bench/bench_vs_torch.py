@@ -309,6 +309,8 @@ def main(args) -> None:
     torch.set_num_threads(args.threads)
     try:  # the environment variables above already did it; this also covers an already-loaded BLAS
         from threadpoolctl import threadpool_limits
+        # This reaches sdae's own OpenBLAS too; sdae sets it back to one thread at each product it
+        # calls from its threads (src/cpp/sdae/gemm.cpp), so its figures do not depend on it.
         threadpool_limits(args.threads, user_api="blas")
     except ImportError:
         pass
