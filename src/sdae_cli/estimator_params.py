@@ -13,6 +13,7 @@ parameter: an estimator takes its data as arrays and keeps its model in memory.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 import click
@@ -49,8 +50,10 @@ def _python_value(value):
     return value
 
 
+@functools.lru_cache(maxsize=None)
 def _defaults(command: str) -> dict:
-    """What the command's options hold when none is given: its own parse of an empty command line."""
+    """What the command's options hold when none is given: its own parse of an empty command
+    line (once: the options do not change while the program runs; callers only read it)."""
     return _command(command).make_context(command, ["DATA"], resilient_parsing=True).params
 
 
