@@ -164,6 +164,7 @@ def test_curves_draw_every_stage_from_the_history(runner, tmp_path, digits):
     model = SDAE.load(str(model_path))
     drawn = curves(model, str(tmp_path / "again.png"))
     assert [p["title"] for p in drawn] == ["layer 1 (64->12)", "layer 2 (12->6)", "fine-tuning (classify)"]
+    assert [p["epoch"] for p in drawn] == [[1, 2, 3], [1, 2, 3], [1, 2, 3, 4]]
     for k in range(2):
         assert drawn[k]["train"] == [r["train"] for r in model.history[k]] and len(drawn[k]["train"]) == 3
         assert drawn[k]["valid"] == [r["valid"] for r in model.history[k]] and drawn[k]["valid_error"] is None
@@ -180,6 +181,7 @@ def test_curves_draw_every_stage_from_the_history(runner, tmp_path, digits):
     (["--reconstructions", "r.png"], 2, "--reconstructions needs DATA"),
     (["--filters", "f.png", "--curves", "f.png"], 2, "give each picture its own file"),
     (["--filters", "nowhere/f.png"], 2, "folder 'nowhere' does not exist"),
+    (["--curves", "-"], 2, "Invalid value for '--curves': pictures are written to files, not to stdout"),
 ])
 def test_show_refuses_in_one_line(runner, model_file, tmp_path, monkeypatch, args, code, message):
     monkeypatch.chdir(tmp_path)
@@ -216,3 +218,13 @@ def test_show_takes_the_model_of_the_command_before(runner, tmp_path, digits):
                  "show", "--filters", tmp_path / "f.png", "--curves", tmp_path / "c.png"])
     assert rgb(tmp_path / "f.png").shape[:2] == expected_shape(9, (8, 8))[:2]
     assert rgb(tmp_path / "c.png").shape[:2] == (320, 400)
+
+
+def test_a_damaged_history_is_refused_in_one_line(runner, model_file, tmp_path):
+    model = SDAE.load(model_file)
+    model.history = [[{"epoch": 1, "train": "lots"}], []]
+    model.save(str(tmp_path / "d.npz"))
+    result = run(runner, ["show", "-m", tmp_path / "d.npz", "--curves", tmp_path / "c.png"], 1)
+    assert result.stderr.strip() == (f"Error: {tmp_path / 'd.npz'}: damaged training history in the model's "
+                                     "metadata (ValueError: could not convert string to float: 'lots')")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]

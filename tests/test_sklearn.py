@@ -318,10 +318,12 @@ def changed_twice_inside_one_call(worker: threading.Thread, call: str, key, arra
 def test_the_core_computes_while_python_runs_in_another_thread(split, method, call, key, array):
     """The GIL is released around the core's compute (what joblib's threads need), shown by
     observation, not timing."""
-    X = np.tile(split[0], (40, 1)) if method == "transform" else np.tile(split[0], (2, 1))
-    est = SDAETransformer(layers=(512,), epochs=1 if method == "transform" else 40, n_threads=1)
-    if method == "transform":
-        est.fit(split[0])
+    if method == "transform":  # two 8,192-row chunks, each output written a row panel at a time
+        X = np.tile(split[0], (33, 1))
+        est = SDAETransformer(layers=(256, 256, 8), epochs=1, n_threads=1).fit(split[0])
+    else:  # the first layer's epochs, each updating 33k parameters a minibatch at a time
+        X = np.tile(split[0], (2, 1))
+        est = SDAETransformer(layers=(512,), epochs=40, n_threads=1)
     worker = threading.Thread(target=getattr(est, method), args=(X,))
     worker.start()
     try:

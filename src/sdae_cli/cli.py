@@ -311,6 +311,8 @@ def show(ctx, model_path, data, filters_path, layer, image_shape, curves_path, r
         raise click.BadParameter("give each picture its own file", param_hint="'--filters'")
     for path, flag in ((filters_path, "--filters"), (curves_path, "--curves"),
                        (reconstructions_path, "--reconstructions")):
+        if path == "-":
+            raise click.BadParameter("pictures are written to files, not to stdout", param_hint=f"'{flag}'")
         if path:
             check_writable(path, flag)
             if model_path is not None:
@@ -322,7 +324,12 @@ def show(ctx, model_path, data, filters_path, layer, image_shape, curves_path, r
     if filters_path:
         plots.filters(model, filters_path, image_shape, layer)
     if curves_path:
-        plots.curves(model, curves_path)
+        from .errors import ModelError
+
+        try:
+            plots.curves(model, curves_path)
+        except ModelError as e:
+            raise ModelError(f"{ctx.ensure_object(Chain).model_name}: {e}") from None
     if reconstructions_path:
         from .data import read_matrix
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SdaeError
+from .errors import ModelError, SdaeError
 
 BORDER = (0.1, 0.15, 0.4)  # dark blue: the tiles are grey, so a border pixel is never taken for one
 TILE_PIXELS = 32  # tiles are zoomed to at least this many screen pixels on their longer side
@@ -159,52 +159,57 @@ def reconstructions(model, X: np.ndarray, path: str, image_shape: str | None = N
     return grid
 
 
-def stages(model) -> list[tuple[str, list[dict]]]:
-    """(title, epoch records) of each training stage in the model's metadata: every
-    pretrained layer, then fine-tuning."""
-    out = [(f"layer {k + 1} ({lay.n_in}->{lay.n_hidden})", list(history))
-           for k, (lay, history) in enumerate(zip(model.layers, model.history))]
+def stages(model) -> list[dict]:
+    """Each training stage in the model's metadata (every pretrained layer, then fine-tuning) as
+    {"title", "epoch", "train", "valid", "valid_error"}: lists of numbers (None where a record
+    has none), or None for a series no record has. Metadata that is not such records is refused
+    in one line: it comes from a file, which may have been damaged or made elsewhere."""
+    named = [(f"layer {k + 1} ({lay.n_in}->{lay.n_hidden})", history)
+             for k, (lay, history) in enumerate(zip(model.layers, model.history or []))]
     tuned = model.finetuning or {}
     if tuned.get("history"):
-        out.append((f"fine-tuning ({tuned.get('target', '')})", list(tuned["history"])))
+        named.append((f"fine-tuning ({tuned.get('target', '')})", tuned["history"]))
+    out = []
+    try:
+        for title, records in named:
+            stage = {"title": title, "epoch": [int(r["epoch"]) for r in records]}
+            for key in ("train", "valid", "valid_error"):
+                values = [None if r.get(key) is None else float(r[key]) for r in records]
+                stage[key] = values if any(v is not None for v in values) else None
+            out.append(stage)
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ModelError(f"damaged training history in the model's metadata ({type(e).__name__}: {e})") from None
     return out
 
 
 def curves(model, path: str) -> list[dict]:
     """Writes one panel per stage: training and validation loss per epoch, and the validation
-    error (right axis) where fine-tuning classified with held-out rows. Returns, per panel,
-    the series drawn: {"title", "train", "valid", "valid_error"} (lists, None where absent)."""
+    error (right axis) where fine-tuning classified with held-out rows. Returns the stages
+    drawn, as stages() gives them."""
     require_matplotlib()
     from matplotlib.figure import Figure
 
     from .data import atomic_output
 
-    panels = stages(model)
+    panels = [stage for stage in stages(model) if stage["epoch"]]
     if not panels:
         raise SdaeError("the model holds no training history to plot (epochs 0, or made outside sdae)")
     fig = Figure(figsize=(4.0 * len(panels), 3.2), dpi=100, layout="constrained")
-    drawn = []
-    for i, (title, records) in enumerate(panels):
+    for i, stage in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
-        epochs = [r["epoch"] for r in records]
-        series = {"title": title}
         for key, style in (("train", "-"), ("valid", "--")):
-            values = [r.get(key) for r in records]
-            series[key] = values if any(v is not None for v in values) else None
-            if series[key] is not None:
-                ax.plot(epochs, [np.nan if v is None else v for v in values], style, marker=".", label=f"{key} loss")
-        errors = [r.get("valid_error") for r in records]
-        series["valid_error"] = errors if any(e is not None for e in errors) else None
-        if series["valid_error"] is not None:
+            if stage[key] is not None:
+                ax.plot(stage["epoch"], [np.nan if v is None else v for v in stage[key]], style, marker=".",
+                        label=f"{key} loss")
+        if stage["valid_error"] is not None:
             right = ax.twinx()
-            right.plot(epochs, [np.nan if e is None else 100 * e for e in errors], ":", color="tab:red",
-                       marker=".", label="valid error")
+            right.plot(stage["epoch"], [np.nan if e is None else 100 * e for e in stage["valid_error"]], ":",
+                       color="tab:red", marker=".", label="valid error")
             right.set_ylabel("validation error (%)")
-        ax.set_title(title)
+        ax.set_title(stage["title"])
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend(loc="upper right", fontsize="small")
-        drawn.append(series)
     with atomic_output(path) as f:
         fig.savefig(f, format="png")
-    return drawn
+    return panels

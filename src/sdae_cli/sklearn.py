@@ -5,7 +5,7 @@
     SDAEClassifier    fit(X, y) pretrains, then fine-tunes with a softmax on top
 
 Their constructor parameters are the CLI's options, read from the commands' own definitions
-(settings.py) so that a name or default lives in one place. `save(path)` writes the model file
+(estimator_params.py) so that a name or default lives in one place. `save(path)` writes the model file
 the CLI reads; `load(path)` gives back a fitted estimator from any model file.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ try:
 except ImportError:
     raise ImportError("sdae's estimators need scikit-learn: pip install 'sdae[sklearn]'") from None
 
+import functools
 import inspect
 
 import numpy as np
@@ -55,8 +56,6 @@ def _with_signature(cls, names_and_defaults: list[tuple[str, object]]):
 
 class _SDAEBase(BaseEstimator):
     """What both estimators share: the parameters as training settings, the model, the file."""
-
-    _target: str | None = None  # what fit fine-tunes for, beyond pretraining
 
     # --- fitting -------------------------------------------------------------------------------
     def _reporter(self):
@@ -140,16 +139,9 @@ class _SDAEBase(BaseEstimator):
             state = dict(state, model_=SDAE.from_arrays(state["model_"]))
         super().__setstate__(state)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 def _data_errors_as_value_errors(function):
     """Data the model refuses is a ValueError, as scikit-learn expects."""
-    import functools
-
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
