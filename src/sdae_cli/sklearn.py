@@ -175,9 +175,9 @@ class SDAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _SDAEBa
             raise ValueError(f"SDAETransformer: finetune: {self.finetune!r} is not None or 'reconstruct'")
         X = validate_data(self, X, dtype=(np.float32, np.float64))
         pre, tune = self._configs(self.finetune)
-        model = pretrain(X, pre, self._reporter())
+        model = pretrain(X, pre, self._reporter(), source="X")
         if tune is not None:
-            model = finetune_reconstruct(model, X, tune, self._reporter())
+            model = finetune_reconstruct(model, X, tune, self._reporter(), source="X")
         self.model_ = model
         return self
 
@@ -247,7 +247,7 @@ class SDAEClassifier(ClassifierMixin, _SDAEBase):
         if len(classes) < 2:
             raise ValueError(f"SDAEClassifier: only one class ({classes[0]!r}); classification needs at least two")
         pre, tune = self._configs("classify")
-        model = pretrain(X, pre, self._reporter())
+        model = pretrain(X, pre, self._reporter(), source="X")
         self.model_ = finetune_supervised(model, X, y, tune, self._reporter(), source="X")
         self.classes_ = classes
         return self
