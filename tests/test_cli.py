@@ -215,7 +215,7 @@ def test_help_lists_the_commands():
     done = subprocess.run([sdae_program(), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     commands = done.stdout.split("Commands:")[1]
-    for name in ("pretrain", "encode", "denoise", "info", "demo"):
+    for name in ("pretrain", "encode", "denoise", "info", "demo", "show"):
         assert re.search(rf"^\s+{name}\s", commands, re.MULTILINE), name
 
 

@@ -50,7 +50,7 @@ def _python_value(value):
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _defaults(command: str) -> dict:
     """What the command's options hold when none is given: its own parse of an empty command
     line (once: the options do not change while the program runs; callers only read it)."""
@@ -90,8 +90,9 @@ def _checked(command: str, values: dict, prefix: str = "") -> dict:
         name = RENAMED.get(option.name) if option.name in SHARED else prefix + option.name
         value = values[name]
         if value is None:  # unset, where the CLI's default is unset too (e.g. lr: the optimizer's)
-            if defaults[option.name] is not None:
-                raise ConfigError(name, f"None is not a value here (the default is {_python_value(defaults[option.name])!r})")
+            default = _python_value(defaults[option.name])
+            if default is not None:
+                raise ConfigError(name, f"None is not a value here (the default is {default!r})")
             out[option.name] = None
             continue
         try:

@@ -24,8 +24,8 @@ def require_matplotlib():
     """The matplotlib module, or one line saying how to get it."""
     try:
         import matplotlib
-        import matplotlib.figure  # noqa: F401
-        import matplotlib.image  # noqa: F401
+        import matplotlib.figure
+        import matplotlib.image
     except ImportError:
         raise SdaeError("pictures need matplotlib: pip install 'sdae[plot]' (or pip install matplotlib)") from None
     return matplotlib

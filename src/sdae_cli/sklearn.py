@@ -27,7 +27,7 @@ from . import estimator_params as settings
 from .errors import ConfigError, DataError, ModelError
 from .model import SDAE
 
-__all__ = ["SDAETransformer", "SDAEClassifier", "load"]
+__all__ = ["SDAEClassifier", "SDAETransformer", "load"]
 
 FINETUNE_TARGETS = (None, "reconstruct")
 
