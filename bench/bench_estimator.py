@@ -15,9 +15,10 @@ import time
 import numpy as np
 
 from sdae_cli.datasets import load_digits
-from sdae_cli.finetuning import FinetuneConfig, finetune_supervised
-from sdae_cli.pretraining import PretrainConfig, pretrain
+from sdae_cli.finetuning import finetune_supervised
+from sdae_cli.pretraining import pretrain
 from sdae_cli.sklearn import SDAEClassifier, SDAETransformer
+from sdae_cli.training.configs import FinetuneConfig, PretrainConfig
 
 SETTINGS = dict(layers=(256, 128), epochs=5)
 

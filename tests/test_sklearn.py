@@ -54,19 +54,26 @@ def run_cli(args):
 
 # --------------------------------------------------------------- the parameters are the CLI's options
 
+# The CLI options that are no training setting: files, and how a run is steered or reported.
+NOT_SETTINGS = {"output", "resume_path", "key", "checkpoint_path", "checkpoint_every", "quiet", "model_path",
+                "labels_path", "label_column", "target", "clean_path", "valid_path", "valid_labels_path"}
+
+
 def cli_option_names(command):
     return {p.name for p in cli.commands[command].params if p.opts and p.opts[0].startswith("-")}
 
 
-def test_every_cli_option_is_a_parameter_or_listed_as_not_a_setting():
-    from sdae_cli.estimator_params import FINETUNE_PREFIX, NOT_SETTINGS, RENAMED
+def test_every_setting_is_a_parameter_and_every_cli_option_a_setting():
+    from sdae_cli.training.settings import FINETUNE, PRETRAIN
 
+    renamed = {"seed": "random_state", "threads": "n_threads", "tied": "untied"}
     for estimator in (SDAETransformer(), SDAEClassifier()):
         params = estimator.get_params()
-        for name in cli_option_names("pretrain") - NOT_SETTINGS:
-            assert RENAMED.get(name, name) in params, name
-        for name in cli_option_names("finetune") - NOT_SETTINGS:
-            assert (RENAMED[name] if name in RENAMED else FINETUNE_PREFIX + name) in params, name
+        assert {renamed.get(name, name) for name in PRETRAIN} <= set(params)
+        assert {renamed.get(name, "finetune_" + name) for name in FINETUNE} <= set(params)
+    for command, table in (("pretrain", PRETRAIN), ("finetune", FINETUNE)):
+        settings = {"untied" if name == "tied" else name for name in table}
+        assert cli_option_names(command) - NOT_SETTINGS == settings, command
     assert set(SDAETransformer().get_params()) - set(SDAEClassifier().get_params()) == {"finetune"}
 
 
@@ -84,19 +91,31 @@ def test_defaults_are_the_cli_defaults():
         "noise": None, "dropout": 0.0, "monitor": None}
 
 
+def test_defaults_agree_with_the_cli_parse_of_an_empty_command_line():
+    params = SDAEClassifier().get_params()
+    for command, prefix in (("pretrain", ""), ("finetune", "finetune_")):
+        parsed = cli.commands[command].make_context(command, ["DATA"], resilient_parsing=True).params
+        for name in cli_option_names(command) - NOT_SETTINGS - {"seed", "threads"}:
+            value = parsed[name][0] if isinstance(parsed[name], list) and len(parsed[name]) == 1 else parsed[name]
+            assert params[prefix + name] == value, (command, name)
+        assert (params["random_state"], params["n_threads"]) == (parsed["seed"], parsed["threads"])
+
+
 @pytest.mark.parametrize("params, message", [
     (dict(), "SDAETransformer: layers: give the hidden layer sizes, e.g. layers=(500, 250)"),
-    (dict(layers=(4, 0)), "SDAETransformer: layers: a layer needs at least 1 unit, got 0"),
+    (dict(layers=(4, 0)), "SDAETransformer: layers: give one or more positive layer sizes"),
     (dict(layers=4, noise=1.5), "SDAETransformer: noise: 1.5 is not a fraction in [0, 1) for masking noise"),
     (dict(layers=4, noise=(0.1, 0.2)), "SDAETransformer: noise: 2 values given for 1 layers"),
-    (dict(layers=4, optimizer="lbfgs"), "SDAETransformer: optimizer: 'lbfgs' is not one of"),
-    (dict(layers=4, n_threads=5000), "SDAETransformer: n_threads: 5000 is not in the range 0<=x<=1024"),
+    (dict(layers=4, optimizer="lbfgs"), "SDAETransformer: optimizer: 'lbfgs' is not one of sgd, momentum, adam"),
+    (dict(layers=4, n_threads=5000), "SDAETransformer: n_threads: must be in [0, 1024], got 5000"),
+    (dict(layers=4, untied="yes"), "SDAETransformer: untied: must be True or False, got 'yes'"),
+    (dict(layers=4, finetune="reconstruct", finetune_dropout=1.0), "SDAETransformer: finetune_dropout: must be a"),
     (dict(layers=4, random_state=-1), "SDAETransformer: random_state: must be in [0, 2**64), got -1"),
     (dict(layers=4, finetune="classify"), "SDAETransformer: finetune: 'classify' is not None or 'reconstruct'"),
     (dict(layers=4, finetune="reconstruct", finetune_lr=-1.0), "SDAETransformer: finetune_lr: must be a finite"),
     (dict(layers=4, finetune="reconstruct", finetune_monitor="error"),
      "SDAETransformer: finetune_monitor: reconstruct has no classification error"),
-    (dict(layers=4, noise=None), "SDAETransformer: noise: None is not a value here (the default is 0.3)"),
+    (dict(layers=4, noise=None), "SDAETransformer: noise: None is not a number"),
 ])
 def test_bad_parameters_are_one_value_error_naming_the_parameter(params, message, split):
     with pytest.raises(ValueError) as caught:

@@ -1,134 +1,82 @@
-"""The estimators' parameters, read from the CLI's own option definitions: the names, the
-defaults and the checks of `sdae pretrain` and `sdae finetune`, so that none is written twice.
+"""The estimators' parameters, read from the training settings tables (training/settings.py),
+which the CLI's options are built from too: names, defaults and checks live there, once.
 
-    --noise-type      -> noise_type              (pretrain's options, dashes as underscores)
-    --untied          -> untied                  (the flag, False by default)
-    finetune --epochs -> finetune_epochs         (fine-tuning's options, prefixed)
-    --seed            -> random_state            (scikit-learn's names for the shared three;
-    --threads         -> n_threads                verbose is off by default, as in every
-    -q/--quiet        -> verbose                  scikit-learn estimator)
+    noise_type        -> noise_type              (pretraining's settings, as named there)
+    tied              -> untied                  (as the CLI's flag: --untied)
+    finetune epochs   -> finetune_epochs         (fine-tuning's settings, prefixed)
+    seed              -> random_state            (scikit-learn's names for the shared ones;
+    threads           -> n_threads                verbose, the CLI's -q turned round, is off
+                         verbose                  by default, as in every scikit-learn estimator)
 
-Options that name files or steer a run (-o, --resume, --checkpoint, --labels, ...) have no
-parameter: an estimator takes its data as arrays and keeps its model in memory.
+Options that name files or steer a run (-o, --resume, --checkpoint, --labels, ...) are not
+settings: an estimator takes its data as arrays and keeps its model in memory.
 """
 from __future__ import annotations
 
-import functools
 import numbers
 
-import click
 import numpy as np
 
 from .errors import ConfigError
+from .training.settings import FINETUNE, PRETRAIN, REQUIRED
 
 FINETUNE_PREFIX = "finetune_"
-# Options that are not training settings, by click's name for them.
-NOT_SETTINGS = frozenset({
-    "output", "resume_path", "key", "checkpoint_path", "checkpoint_every",  # files and run control
-    "model_path", "labels_path", "label_column", "clean_path", "valid_path", "valid_labels_path",  # inputs
-    "target",  # the transformer's `finetune`; the classifier's is always classify
-})
-RENAMED = {"seed": "random_state", "threads": "n_threads", "quiet": "verbose"}
+RENAMED = {"seed": "random_state", "threads": "n_threads"}  # scikit-learn's names
 SHARED = tuple(RENAMED)  # one value for pretraining and fine-tuning alike
 
 
-def _command(name: str) -> click.Command:
-    from .cli import cli
-
-    return cli.commands[name]
-
-
-def _options(command: str) -> list[click.Option]:
-    """The command's options that are training settings, in the order of its --help."""
-    return [p for p in _command(command).params if isinstance(p, click.Option) and p.name not in NOT_SETTINGS]
-
-
-def _python_value(value):
-    """A CLI value as a parameter value: a one-item list as its item, a longer one as a tuple."""
-    if isinstance(value, list):
-        return value[0] if len(value) == 1 else tuple(value)
-    return value
-
-
-@functools.cache
-def _defaults(command: str) -> dict:
-    """What the command's options hold when none is given: its own parse of an empty command
-    line (once: the options do not change while the program runs; callers only read it)."""
-    return _command(command).make_context(command, ["DATA"], resilient_parsing=True).params
+def _default(setting):
+    return None if setting.default is REQUIRED else setting.default
 
 
 def estimator_parameters() -> dict[str, list[tuple[str, object]]]:
     """(name, default) of each estimator's parameters, in order: pretraining's settings, then
-    (the transformer's `finetune` and) fine-tuning's, then the shared three."""
-    pre, tune = _defaults("pretrain"), _defaults("finetune")
-    pretrain = [(o.name, _python_value(pre[o.name])) for o in _options("pretrain") if o.name not in SHARED]
-    finetune = [(FINETUNE_PREFIX + o.name, _python_value(tune[o.name])) for o in _options("finetune")
-                if o.name not in SHARED]
-    shared = [(RENAMED[o.name], 0 if o.name == "quiet" else pre[o.name]) for o in _options("pretrain")
-              if o.name in SHARED]
+    (the transformer's `finetune` and) fine-tuning's, then random_state, n_threads, verbose."""
+    pretrain = [("untied", not s.default) if name == "tied" else (name, _default(s))
+                for name, s in PRETRAIN.items() if name not in SHARED]
+    finetune = [(FINETUNE_PREFIX + name, _default(s)) for name, s in FINETUNE.items() if name not in SHARED]
+    shared = [(RENAMED[name], _default(PRETRAIN[name])) for name in SHARED] + [("verbose", 0)]
     return {"transformer": pretrain + [("finetune", None)] + finetune + shared,
             "classifier": pretrain + finetune + shared}
 
 
-def _cli_form(value):
-    """A parameter value as the CLI's parser takes it: sequences comma-joined, numbers as text."""
-    if value is None or isinstance(value, (bool, np.bool_, str)):
-        return value
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return ",".join(str(_cli_form(v)) for v in value)
-    return str(value)
-
-
-def _checked(command: str, values: dict, prefix: str = "") -> dict:
-    """The command's settings (click's names) from parameter values, through the options' own
-    conversions and checks; a refused value is a ConfigError naming the parameter."""
-    ctx, defaults = click.Context(_command(command)), _defaults(command)
-    out = {}
-    for option in _options(command):
-        if option.name == "quiet":
-            continue  # verbose is any number, as in scikit-learn
-        name = RENAMED.get(option.name) if option.name in SHARED else prefix + option.name
-        value = values[name]
-        if value is None:  # unset, where the CLI's default is unset too (e.g. lr: the optimizer's)
-            default = _python_value(defaults[option.name])
-            if default is not None:
-                raise ConfigError(name, f"None is not a value here (the default is {default!r})")
-            out[option.name] = None
-            continue
-        try:
-            out[option.name] = option.process_value(ctx, _cli_form(value))
-        except click.BadParameter as e:
-            raise ConfigError(name, e.message) from None
-    return out
-
-
-def _config_fields(config_class, settings: dict, seed: int, threads: int) -> dict:
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(config_class) if f.init}
-    out = {name: value for name, value in settings.items() if name in names}
-    if "untied" in settings:
-        out["tied"] = not settings["untied"]
-    out["seed"], out["threads"] = seed, threads
-    return out
+def _per_layer(value):
+    """A per-layer parameter as the config takes it: a sequence as a list, else the value."""
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else value
 
 
 def pretrain_settings(params: dict, seed: int) -> dict:
-    """PretrainConfig's arguments from the estimator's parameters."""
-    from .pretraining import PretrainConfig
-
-    settings = _checked("pretrain", {**params, "random_state": seed})
-    if settings["layers"] is None:
-        raise ConfigError("layers", "give the hidden layer sizes, e.g. layers=(500, 250)")
-    return _config_fields(PretrainConfig, settings, seed, settings["threads"])
+    """PretrainConfig's arguments from the estimator's parameters (the config checks them)."""
+    out = {}
+    for name, setting in PRETRAIN.items():
+        if name == "tied":
+            out[name] = not params["untied"] if isinstance(params["untied"], (bool, np.bool_)) else params["untied"]
+        elif name in SHARED:
+            out[name] = seed if name == "seed" else params[RENAMED[name]]
+        elif name == "layers":
+            layers = params["layers"]
+            if layers is None:
+                raise ConfigError("layers", "give the hidden layer sizes, e.g. layers=(500, 250)")
+            out[name] = [layers] if isinstance(layers, numbers.Integral) else _per_layer(layers)
+        else:
+            out[name] = _per_layer(params[name]) if setting.per_layer else params[name]
+    return out
 
 
 def finetune_settings(params: dict, seed: int) -> dict:
     """FinetuneConfig's arguments from the estimator's finetune_* (and shared) parameters."""
-    from .finetuning import FinetuneConfig
+    return {name: seed if name == "seed" else params[RENAMED[name]] if name in SHARED
+            else params[FINETUNE_PREFIX + name] for name in FINETUNE}
 
-    settings = _checked("finetune", {**params, "random_state": seed}, FINETUNE_PREFIX)
-    return _config_fields(FinetuneConfig, settings, seed, settings["threads"])
+
+def parameter_name(option: str, prefix: str, params: dict) -> str:
+    """The parameter a ConfigError's option (a setting's CLI spelling) stands for."""
+    name = option.replace("-", "_")
+    if name in RENAMED:
+        return RENAMED[name]
+    if name == "tied":
+        return "untied"
+    return prefix + name if prefix + name in params else name
 
 
 def seed_of(random_state) -> int:
@@ -145,21 +93,27 @@ def seed_of(random_state) -> int:
     raise ConfigError("random_state", f"must be None, an int or a numpy RandomState, got {random_state!r}")
 
 
+def _parameter_value(value, per_layer: bool):
+    """A recorded setting as a parameter: per-layer lists of one as their item, lists as tuples."""
+    if isinstance(value, list):
+        return value[0] if per_layer and len(value) == 1 else tuple(value)
+    return value
+
+
 def params_from_model(model, names: list[str]) -> dict:
     """The parameters a model was trained with (from its metadata), among `names`: what makes
     a loaded estimator's get_params say how its model was made."""
     found = {}
     for key, value in (model.training or {}).items():
+        per_layer = key in PRETRAIN and PRETRAIN[key].per_layer
         if key == "tied":
             found["untied"] = not value
-        elif key in RENAMED:
-            found[RENAMED[key]] = value
         else:
-            found[key] = value
+            found[RENAMED.get(key, key)] = _parameter_value(value, per_layer)
     tuned = model.finetuning or {}
     for key, value in (tuned.get("settings") or {}).items():
         if key not in RENAMED:
-            found[FINETUNE_PREFIX + key] = value
+            found[FINETUNE_PREFIX + key] = _parameter_value(value, False)
     if tuned.get("target") == "reconstruct":
         found["finetune"] = "reconstruct"
-    return {name: _python_value(value) for name, value in found.items() if name in names}
+    return {name: value for name, value in found.items() if name in names}

@@ -108,7 +108,7 @@ def save_picture(picture: np.ndarray, path: str) -> None:
     require_matplotlib()
     import matplotlib.image
 
-    from .data import atomic_output
+    from .writing import atomic_output
 
     with atomic_output(path) as f:
         matplotlib.image.imsave(f, picture, format="png")
@@ -189,7 +189,7 @@ def curves(model, path: str) -> list[dict]:
     require_matplotlib()
     from matplotlib.figure import Figure
 
-    from .data import atomic_output
+    from .writing import atomic_output
 
     panels = [stage for stage in stages(model) if stage["epoch"]]
     if not panels:

@@ -4,8 +4,9 @@
                       unrolled stack); transform, inverse_transform, denoise, score_samples
     SDAEClassifier    fit(X, y) pretrains, then fine-tunes with a softmax on top
 
-Their constructor parameters are the CLI's options, read from the commands' own definitions
-(estimator_params.py) so that a name or default lives in one place. `save(path)` writes the model file
+Their constructor parameters are the training settings, read from the tables the CLI's options
+are built from (training/settings.py, through estimator_params.py): a name or default lives in
+one place. `save(path)` writes the model file
 the CLI reads; `load(path)` gives back a fitted estimator from any model file.
 """
 from __future__ import annotations
@@ -59,16 +60,15 @@ class _SDAEBase(BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------
     def _reporter(self):
-        from .pretraining import Reporter
         from .progress import CliReporter
+        from .training.reporter import Reporter
 
         return CliReporter(quiet=False) if self.verbose else Reporter()
 
     def _configs(self, finetune: str | None):
-        """(PretrainConfig, FinetuneConfig or None) from the parameters, checked as the CLI checks
-        its options, before any training; a bad value is a ValueError naming the parameter."""
-        from .finetuning import FinetuneConfig
-        from .pretraining import PretrainConfig
+        """(PretrainConfig, FinetuneConfig or None) from the parameters, checked against the
+        settings tables before any training; a bad value is a ValueError naming the parameter."""
+        from .training.configs import FinetuneConfig, PretrainConfig
 
         params = self.get_params(deep=False)
         try:
@@ -87,11 +87,7 @@ class _SDAEBase(BaseEstimator):
         return pre, tune
 
     def _refused(self, error: ConfigError, prefix: str) -> ValueError:
-        name = error.option.replace("-", "_")  # the CLI's option name, or already the parameter's
-        if name in settings.RENAMED:
-            name = settings.RENAMED[name]
-        elif prefix + name in self.get_params(deep=False):
-            name = prefix + name
+        name = settings.parameter_name(error.option, prefix, self.get_params(deep=False))
         return ValueError(f"{type(self).__name__}: {name}: {error.message}")
 
     # --- using -----------------------------------------------------------------------------------
