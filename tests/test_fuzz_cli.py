@@ -146,9 +146,10 @@ def stop_like_ctrl_c(signum, frame):
     the run is over); the timer repeats until one lands."""
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if frame.f_code.co_name == "__del__" or module.startswith("hypothesis"):
-            return  # a destructor or a garbage collector's callback: Python would print the
-            # exception and drop it, the runtime's business and not sdae's; the timer tries again
+        if frame.f_code.co_name == "__del__" or module.startswith("hypothesis") or module in ("weakref", "_weakrefset"):
+            return  # a destructor or a garbage collector's callback (matplotlib's weak references
+            # run them inside `show`): Python would print the exception and drop it, the
+            # runtime's business and not sdae's; the timer tries again
         if module.startswith("sdae_cli"):
             handler = signal.getsignal(signal.SIGINT)
             if callable(handler) and handler is not signal.default_int_handler:
