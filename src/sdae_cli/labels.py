@@ -115,6 +115,39 @@ def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None
     _write(path, emit)
 
 
+def write_predictions(path: str, blocks, classes: list, proba: bool, fmt: str | None = None) -> None:
+    """Predictions a block of probabilities at a time: labels (or, with proba, the probabilities
+    under a header of the class names). Text leaves as each block is done (flushed on stdout);
+    an .npy needs every row first."""
+    kind, delimiter = _output_format(path, fmt)
+    if kind == "npz":
+        what = "probabilities" if proba else "labels"
+        raise DataError(f"{path}: {what} are written as .npy, .csv, .tsv or .txt")
+    names = np.asarray(classes)
+    if kind == "npy":
+        P = np.concatenate(list(blocks))
+        if proba:
+            write_probabilities(path, P, classes, fmt)
+        else:
+            write_labels(path, names[P.argmax(axis=1)], fmt)
+        return
+
+    def emit(out):
+        from . import _core
+
+        if proba:
+            out.write((delimiter.join(map(str, classes)) + "\n").encode("utf-8"))
+        for P in blocks:
+            if proba:  # the shortest text that reads back to each float32
+                out.write(_core.format_text(np.ascontiguousarray(P, dtype=np.float32), delimiter))
+            else:
+                out.write("".join(f"{v}\n" for v in names[P.argmax(axis=1)].tolist()).encode("utf-8"))
+            if path == "-":
+                out.flush()
+
+    _write(path, emit)
+
+
 def _write(path: str, emit) -> None:
     """emit(binary file) to stdout for "-", else atomically to path."""
     if path == "-":

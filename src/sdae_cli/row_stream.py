@@ -1,0 +1,250 @@
+"""Input that flows: text files and stdin (CSV/TSV text or NPY) read a block of rows at a time,
+so that a pass through a model holds one block however long the input, and its first rows come
+out before the input ends."""
+from __future__ import annotations
+
+import io
+import os
+import select
+import sys
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+from . import text_reader
+from .data import NPY_MAGIC, ZIP_MAGICS, _numpy_error, _validate, input_kind, open_input, read_matrix
+from .errors import DataError
+
+READ_BYTES = 1 << 20  # one read from the source
+BLOCK_BYTES = 64 << 20  # a block of text ends at this size even if it holds fewer rows than asked
+STALL_SECONDS = 0.05  # a source silent this long has its complete lines passed on at once
+
+
+class Source:
+    """Bytes from a binary stream as they come: read1() returns what one read gives, and ready()
+    tells whether more can be read at once (a pipe whose writer pauses cannot)."""
+
+    def __init__(self, stream: BinaryIO | int) -> None:
+        if isinstance(stream, int):  # a descriptor of our own, closed with this object
+            self._fd, self._owned = stream, stream
+            self._read = lambda size: os.read(stream, size)
+        else:
+            self._owned = None
+            self._read = getattr(stream, "read1", stream.read)
+            try:
+                self._fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):  # BytesIO, test harnesses
+                self._fd = None
+        self.pending = b""  # bytes looked at (the head) but not yet consumed
+
+    def close(self) -> None:
+        if self._owned is not None:
+            fd, self._owned = self._owned, None
+            os.close(fd)
+
+    __del__ = close
+
+    def read(self, size: int = READ_BYTES) -> bytes:
+        if self.pending:
+            data, self.pending = self.pending, b""
+            return data
+        return self._read(size)
+
+    def read_exactly(self, size: int) -> bytes:
+        """`size` bytes, or fewer at the end of the input."""
+        parts, got = [], 0
+        while got < size:
+            data = self.read(min(size - got, 16 * READ_BYTES))
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    def read_all(self) -> bytes:
+        parts = []
+        while data := self.read(16 * READ_BYTES):
+            parts.append(data)
+        return b"".join(parts)
+
+    def head(self, size: int) -> bytes:
+        """At least `size` bytes from the start (fewer only at the end), left to be read again."""
+        while len(self.pending) < size:
+            data = self._read(READ_BYTES)
+            if not data:
+                break
+            self.pending += data
+        return self.pending
+
+    def ready(self, timeout: float) -> bool:
+        if self.pending or self._fd is None:
+            return True
+        try:
+            return bool(select.select([self._fd], [], [], timeout)[0])
+        except (OSError, ValueError):
+            return True
+
+
+class TextRows:
+    """The rows of a text matrix from a Source, parsed by the core a block at a time.
+    shape is (None, n_fields): the number of rows is known only at the end."""
+
+    ndim = 2
+
+    def __init__(self, name: str, source: Source, threads: int = 0) -> None:
+        self.name, self.threads = name, threads
+        head = source.head(text_reader.BINARY_PROBE)
+        self._decode = None
+        if head.startswith(text_reader.UTF16_BOMS):
+            self._decode = text_reader.Utf16Decoder()
+            source.pending = self._decode(source.pending)
+            head = source.pending
+        text_reader.check_not_binary(name, head)
+        if head.startswith(text_reader.UTF8_BOM):
+            source.pending = source.pending[len(text_reader.UTF8_BOM):]
+        self._source = source
+        # The first lines give the dialect; the header (if any) is dropped from what follows.
+        buffer = self._read_lines(text_reader.SNIFF_LINES + 1)
+        lines, _ = text_reader.first_lines(buffer if buffer.endswith(b"\n") else buffer + b"\n")
+        if not lines:
+            raise DataError(f"{name}: no data rows (the file is empty)")
+        self.dialect, skip = text_reader.sniff(name, lines)
+        cut = min(text_reader.offset_after_line(buffer + b"\n", skip), len(buffer))
+        self._rest, self._line = buffer[cut:], skip + 1
+        self.shape = (None, self.dialect.n_fields)
+        self.dtype = np.dtype(np.float32)
+
+    def _more(self) -> bytes:
+        data = self._source.read()
+        if self._decode is not None:
+            data = self._decode(data, final=not data)
+            if not data and self._source.pending == b"":
+                return b""
+        return data
+
+    def _read_lines(self, count: int) -> bytes:
+        """What the source gives until it holds `count` non-blank lines, or ends."""
+        parts = [self._source.pending]
+        self._source.pending = b""
+        while True:
+            text = b"".join(parts)
+            lines, _ = text_reader.first_lines(text, count)
+            if len(lines) >= count:
+                return text
+            data = self._more()
+            if not data:
+                self._ended = True
+                return text
+            parts = [text, data]
+
+    def blocks(self, max_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, float32 block of at most about max_rows rows), in order."""
+        rest, line, row = self._rest, self._line, 0
+        ended = getattr(self, "_ended", False)
+        while True:
+            parts, size, newlines = [rest], len(rest), rest.count(b"\n")
+            while not ended and newlines < max_rows and size < BLOCK_BYTES:
+                if newlines and not self._source.ready(STALL_SECONDS):
+                    break  # the writer pauses: what came in full lines goes on now
+                data = self._more()
+                if not data:
+                    ended = True
+                    break
+                parts.append(data)
+                size += len(data)
+                newlines += data.count(b"\n")
+            text = b"".join(parts)
+            cut = len(text) if ended else text.rfind(b"\n") + 1
+            block, rest = memoryview(text)[:cut], text[cut:]
+            if cut:
+                X = text_reader.parse_block(self.name, block, self.dialect, line, self.threads)
+                line += newlines - rest.count(b"\n")
+                if len(X):
+                    yield row, X
+                    row += len(X)
+            if ended and not rest:
+                break
+        if row == 0:
+            raise DataError(f"{self.name}: no data rows (only a header)")
+
+
+class NpyRows:
+    """The rows of an NPY stream (stdin): its header gives the shape, then blocks of rows follow."""
+
+    ndim = 2
+
+    def __init__(self, name: str, source: Source) -> None:
+        self.name, self._source = name, source
+        head = source.head(12)
+        try:
+            probe = io.BytesIO(head)
+            version = np.lib.format.read_magic(probe)
+            size = int.from_bytes(head[8:10] if version == (1, 0) else head[8:12], "little")
+            header_end = (10 if version == (1, 0) else 12) + size
+            head = source.head(header_end)
+            probe = io.BytesIO(head)
+            np.lib.format.read_magic(probe)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"NPY format version {version[0]}.{version[1]} is not read from a stream")
+            shape, fortran, dtype = read_header(probe)
+        except DataError:
+            raise
+        except Exception as e:
+            raise _numpy_error(name, "NPY", e) from e
+        source.pending = source.pending[header_end:]
+        _validate(name, np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, (0,) * len(shape)))
+        self.shape, self.dtype, self._fortran = shape, dtype, fortran
+
+    def blocks(self, max_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        rows, cols = self.shape
+        if self._fortran:  # columns first: only the whole array gives a row
+            X = self._rows(0, rows * cols, rows).reshape((rows, cols), order="F")
+            for start in range(0, rows, max_rows):
+                yield start, X[start:start + max_rows]
+            return
+        for start in range(0, rows, max_rows):
+            count = min(max_rows, rows - start)
+            yield start, self._rows(start, count * cols, count).reshape(count, cols)
+
+    def _rows(self, start: int, values: int, count: int) -> np.ndarray:
+        wanted = values * self.dtype.itemsize
+        data = self._source.read_exactly(wanted)
+        if len(data) < wanted:
+            got = start + len(data) // max(1, self.shape[1] * self.dtype.itemsize)
+            raise DataError(f"{self.name}: the NPY stream ended after {got:,} of its {self.shape[0]:,} rows "
+                            "(cut short?)")
+        return np.frombuffer(data, self.dtype, values)
+
+
+def read_rows(name: str, source: Source, threads: int = 0, block_rows: int = 65536) -> np.ndarray:
+    """All the rows of a text stream as one float32 matrix (for training)."""
+    blocks = [X for _, X in TextRows(name, source, threads).blocks(block_rows)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = None, threads: int = 0):
+    """DATA for a pass through a model: a matrix for .npy/.npz files (memory-mapped .npy), rows
+    that flow (TextRows, NpyRows) for text files and for stdin."""
+    path = os.fspath(path)
+    if path == "-":
+        name = "<stdin>"
+        source = Source(stdin if stdin is not None else sys.stdin.buffer)
+        head = source.head(len(NPY_MAGIC))
+        kind = input_kind(path, head)
+    else:
+        name = path
+        kind = input_kind(path, None)
+        if kind != "text":
+            return read_matrix(path, key)
+        source = None
+    if key is not None and kind != "npz":
+        raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
+    if kind == "npz":  # zip wants to seek: stdin is read whole
+        return read_matrix("-", key, stdin=io.BytesIO(source.read_all()))
+    if kind == "npy":
+        return NpyRows(name, source)
+    if source is None:
+        source = Source(open_input(path))
+    return TextRows(name, source, threads)
