@@ -46,7 +46,7 @@ class Source:
 
     def read(self, size: int = READ_BYTES) -> bytes:
         if self.pending:
-            data, self.pending = self.pending, b""
+            data, self.pending = self.pending[:size], self.pending[size:]
             return data
         return self._read(size)
 
@@ -67,9 +67,12 @@ class Source:
             parts.append(data)
         return b"".join(parts)
 
-    def head(self, size: int) -> bytes:
-        """At least `size` bytes from the start (fewer only at the end), left to be read again."""
+    def head(self, size: int, until_pause: bool = False) -> bytes:
+        """At least `size` bytes from the start (fewer only at the end, or with until_pause when the
+        writer pauses after some came), left to be read again."""
         while len(self.pending) < size:
+            if until_pause and self.pending and not self._more_ready(STALL_SECONDS):
+                break
             data = self._read(READ_BYTES)
             if not data:
                 break
@@ -77,7 +80,11 @@ class Source:
         return self.pending
 
     def ready(self, timeout: float) -> bool:
-        if self.pending or self._fd is None:
+        return bool(self.pending) or self._more_ready(timeout)
+
+    def _more_ready(self, timeout: float) -> bool:
+        """Whether the stream itself has bytes to read within `timeout`."""
+        if self._fd is None:
             return True
         try:
             return bool(select.select([self._fd], [], [], timeout)[0])
@@ -93,7 +100,7 @@ class TextRows:
 
     def __init__(self, name: str, source: Source, threads: int = 0) -> None:
         self.name, self.threads = name, threads
-        head = source.head(text_reader.BINARY_PROBE)
+        head = source.head(text_reader.BINARY_PROBE, until_pause=True)
         self._decode = None
         if head.startswith(text_reader.UTF16_BOMS):
             self._decode = text_reader.Utf16Decoder()
@@ -110,17 +117,24 @@ class TextRows:
             raise DataError(f"{name}: no data rows (the file is empty)")
         self.dialect, skip = text_reader.sniff(name, lines)
         cut = min(text_reader.offset_after_line(buffer + b"\n", skip), len(buffer))
-        self._rest, self._line = buffer[cut:], skip + 1
+        # The lines read so far are parsed at once: a bad cell among the first rows is named
+        # before anything else (such as a column count the model does not take) is checked.
+        text = buffer[cut:]
+        whole = len(text) if getattr(self, "_ended", False) else text.rfind(b"\n") + 1
+        self._first = text_reader.parse_block(name, memoryview(text)[:whole], self.dialect, skip + 1, threads)
+        self._rest, self._line = text[whole:], skip + 1 + text.count(b"\n", 0, whole)
         self.shape = (None, self.dialect.n_fields)
         self.dtype = np.dtype(np.float32)
 
     def _more(self) -> bytes:
-        data = self._source.read()
-        if self._decode is not None:
-            data = self._decode(data, final=not data)
-            if not data and self._source.pending == b"":
-                return b""
-        return data
+        """The next bytes of text, b"" at the end."""
+        while True:
+            data = self._source.read()
+            if self._decode is None:
+                return data
+            text = self._decode(data, final=not data)
+            if text or not data:  # an odd byte alone decodes to nothing yet: read on
+                return text
 
     def _read_lines(self, count: int) -> bytes:
         """What the source gives until it holds `count` non-blank lines, or ends."""
@@ -129,8 +143,8 @@ class TextRows:
         while True:
             text = b"".join(parts)
             lines, _ = text_reader.first_lines(text, count)
-            if len(lines) >= count:
-                return text
+            if len(lines) >= count or (lines and not self._source.ready(STALL_SECONDS)):
+                return text  # (a pipe whose writer pauses: its first lines are all there is yet)
             data = self._more()
             if not data:
                 self._ended = True
@@ -141,7 +155,11 @@ class TextRows:
         """(first row, float32 block of at most about max_rows rows), in order."""
         rest, line, row = self._rest, self._line, 0
         ended = getattr(self, "_ended", False)
-        while True:
+        first, self._first = self._first, None
+        if first is not None and len(first):
+            yield 0, first
+            row = len(first)
+        while not (ended and not rest):
             parts, size, newlines = [rest], len(rest), rest.count(b"\n")
             while not ended and newlines < max_rows and size < BLOCK_BYTES:
                 if newlines and not self._source.ready(STALL_SECONDS):
@@ -162,8 +180,6 @@ class TextRows:
                 if len(X):
                     yield row, X
                     row += len(X)
-            if ended and not rest:
-                break
         if row == 0:
             raise DataError(f"{self.name}: no data rows (only a header)")
 
