@@ -108,6 +108,12 @@ def _read_text(name: str, path: str, raw: bytes | None) -> np.ndarray:
         return parse_text(name, raw)
     fd = open_input(path)
     try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe (`<(zcat x.csv.gz)`): read as it comes
+            from .row_stream import Source, read_rows
+
+            return read_rows(name, Source(os.dup(fd)))
         if os.fstat(fd).st_size == 0:
             return parse_text(name, b"")
         # Not closed here: an error's traceback may still hold views of it; it goes with them.

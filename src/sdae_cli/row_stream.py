@@ -7,12 +7,13 @@ import io
 import os
 import select
 import sys
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
 from . import text_reader
-from .data import NPY_MAGIC, ZIP_MAGICS, _numpy_error, _validate, input_kind, open_input, read_matrix
+from .data import NPY_MAGIC, _numpy_error, _validate, input_kind, open_input, read_matrix
 from .errors import DataError
 
 READ_BYTES = 1 << 20  # one read from the source
