@@ -54,7 +54,7 @@ def codec(threads: int, repeats: int) -> None:
     native_out, numpy_out = best_of(repeats, lambda: _core.format_text(X, ",", 0, threads), savetxt)
     native_in, numpy_in = best_of(repeats, lambda: _core.parse_text(text, ",", 784, threads),
                                   lambda: np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.float32))
-    back, refused = _core.parse_text(text, ",", 784, threads)
+    back, refused, _ = _core.parse_text(text, ",", 784, threads)
     assert not len(refused) and np.array_equal(back.view(np.uint32), X.view(np.uint32))
     mb = len(text) / 2**20
     print(f"\n### Codec: one block of 8,192 x 784 float32 ({mb:.0f} MB of CSV), {threads} threads\n")

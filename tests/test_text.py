@@ -38,7 +38,7 @@ def rows_of(values: np.ndarray, cols: int) -> np.ndarray:
 def test_float32_round_trips_bit_for_bit(threads):
     X = rows_of(every_kind_of_float32(60_000), 30)
     text = _core.format_text(X, ",", 0, threads)
-    back, refused = _core.parse_text(text, ",", 30, threads)
+    back, refused, _ = _core.parse_text(text, ",", 30, threads)
     assert len(refused) == 0
     np.testing.assert_array_equal(back.view(np.uint32), X.view(np.uint32))  # -0 and subnormals too
     # An independent reader agrees: Python's float() of each cell, made float32, is the same bits.
@@ -78,7 +78,7 @@ def test_parse_matches_numpy_loadtxt(delimiter):
         cells = [f"{v:.{rng.integers(1, 12)}g}" for v in row]
         lines.append((delimiter or "  ").join(cells))
     text = ("\n".join(lines) + "\n").encode()
-    back, refused = _core.parse_text(text, delimiter, 12, 2)
+    back, refused, _ = _core.parse_text(text, delimiter, 12, 2)
     assert len(refused) == 0
     expected = np.loadtxt(io.BytesIO(text), delimiter=delimiter or None, dtype=np.float64).astype(np.float32)
     np.testing.assert_array_equal(back, expected)
@@ -86,9 +86,9 @@ def test_parse_matches_numpy_loadtxt(delimiter):
 
 def test_parse_cell_forms_as_python_float():
     text = b' 1 ,"2", \'3\' ,+4,-5e-1,.5,6.,INF,-Infinity,nan,1e-50,-1e-50\r\n'
-    X, refused = _core.parse_text(text, ",", 12)
+    X, refused, _ = _core.parse_text(text, ",", 12)
     assert len(refused) == 1 and refused[0, 1] == 1  # 1e-50 rounds to zero: Python decides
-    X, refused = _core.parse_text(text.replace(b",1e-50,-1e-50", b",0,-0"), ",", 12)
+    X, refused, _ = _core.parse_text(text.replace(b",1e-50,-1e-50", b",0,-0"), ",", 12)
     assert len(refused) == 0
     expected = [float(c.strip().strip("\"'")) for c in text.decode().split(",")[:10]] + [0.0, -0.0]
     np.testing.assert_array_equal(X[0], np.float32(expected))
@@ -97,14 +97,14 @@ def test_parse_cell_forms_as_python_float():
 @pytest.mark.parametrize("line", [b"1,nan(1)", b"1,+-2", b"1,1e", b"1,0x10", b"1,", b"1,2,3", b"1", b"1,\xc2\xa02",
                                   b"1,1_0", b"1,1e39", b'1,"2'])
 def test_the_core_leaves_what_it_does_not_know_to_python(line):
-    X, refused = _core.parse_text(b"0,0\n" + line + b"\n", ",", 2)
+    X, refused, _ = _core.parse_text(b"0,0\n" + line + b"\n", ",", 2)
     assert refused.tolist() == [[1, 2, 4, 4 + len(line)]]
 
 
 def test_blank_lines_crlf_and_line_numbers():
     text = b"\r\n1,2\r\n \t\r\n\r\n3,4\r\r\n\n5,x"
-    X, refused = _core.parse_text(text, ",", 2)
-    assert refused[:, 1].tolist() == [7] and X.shape == (3, 2)
+    X, refused, lines = _core.parse_text(text, ",", 2)
+    assert refused[:, 1].tolist() == [7] and X.shape == (3, 2) and lines == 7
     np.testing.assert_array_equal(X[:2], [[1, 2], [3, 4]])
 
 

@@ -317,9 +317,10 @@ PYBIND11_MODULE(_core, mod) {
       throw std::invalid_argument("data: expected contiguous bytes");
     const std::string_view text(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size));
     std::vector<TextLine> lines;
+    Index n_lines = 0;
     {
       py::gil_scoped_release nogil;
-      lines = index_lines(text);
+      lines = index_lines(text, &n_lines);
     }
     py::array_t<float> X({static_cast<py::ssize_t>(lines.size()), static_cast<py::ssize_t>(n_fields)});
     float* out = X.mutable_data();
@@ -338,11 +339,11 @@ PYBIND11_MODULE(_core, mod) {
       w(k, 2) = static_cast<std::int64_t>(line.begin);
       w(k, 3) = static_cast<std::int64_t>(line.end);
     }
-    return py::make_tuple(X, where);
+    return py::make_tuple(X, where, n_lines);
   }, py::arg("data"), py::arg("delimiter"), py::arg("n_fields"), py::arg("num_threads") = 0,
-     "The non-blank lines of data (bytes) as a (lines, n_fields) float32 matrix, and the lines it could "
-     "not read as an (k, 4) int64 array of (row, line number from 1, first byte, end byte); their rows are "
-     "left unset. delimiter '' splits on runs of whitespace.");
+     "The non-blank lines of data (bytes) as a (lines, n_fields) float32 matrix, the lines it could not "
+     "read as an (k, 4) int64 array of (row, line number from 1, first byte, end byte) (their rows are "
+     "left unset), and the number of lines, blank ones included. delimiter '' splits on whitespace.");
   mod.def("format_text", &format_text<float>, py::arg("X").noconvert(), py::arg("delimiter"),
           py::arg("precision") = 0, py::arg("num_threads") = 0);
   mod.def("format_text", &format_text<double>, py::arg("X").noconvert(), py::arg("delimiter"),

@@ -12,8 +12,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from . import data as data_io
 from . import text_reader
-from .data import NPY_MAGIC, _numpy_error, _validate, input_kind, open_input, read_matrix
+from .data import NPY_MAGIC, _numpy_error, _validate, input_kind, open_input
 from .errors import DataError
 
 READ_BYTES = 1 << 20  # one read from the source
@@ -29,9 +30,11 @@ class Source:
         if isinstance(stream, int):  # a descriptor of our own, closed with this object
             self._fd, self._owned = stream, stream
             self._read = lambda size: os.read(stream, size)
+            self._readinto = None
         else:
             self._owned = None
             self._read = getattr(stream, "read1", stream.read)
+            self._readinto = getattr(stream, "readinto1", None)
             try:
                 self._fd = stream.fileno()
             except (AttributeError, OSError, ValueError):  # BytesIO, test harnesses
@@ -50,6 +53,21 @@ class Source:
             data, self.pending = self.pending[:size], self.pending[size:]
             return data
         return self._read(size)
+
+    def readinto(self, view: memoryview) -> int:
+        """Reads into `view` what one read gives; 0 at the end."""
+        if self.pending:
+            take = min(len(self.pending), len(view))
+            view[:take] = self.pending[:take]
+            self.pending = self.pending[take:]
+            return take
+        if self._owned is not None:
+            return os.readv(self._owned, [view])
+        if self._readinto is not None:
+            return self._readinto(view) or 0
+        data = self._read(len(view))
+        view[:len(data)] = data
+        return len(data)
 
     def read_exactly(self, size: int) -> bytes:
         """`size` bytes, or fewer at the end of the input."""
@@ -123,6 +141,9 @@ class TextRows:
         text = buffer[cut:]
         whole = len(text) if getattr(self, "_ended", False) else text.rfind(b"\n") + 1
         self._first = text_reader.parse_block(name, memoryview(text)[:whole], self.dialect, skip + 1, threads)
+        self._first_bytes, self._spill = whole, b""
+        if getattr(self, "_ended", False) and not len(self._first):
+            raise DataError(f"{name}: no data rows (only a header)")
         self._rest, self._line = text[whole:], skip + 1 + text.count(b"\n", 0, whole)
         self.shape = (None, self.dialect.n_fields)
         self.dtype = np.dtype(np.float32)
@@ -153,36 +174,59 @@ class TextRows:
             parts = [text, data]
 
     def blocks(self, max_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, float32 block of at most about max_rows rows), in order."""
-        rest, line, row = self._rest, self._line, 0
+        """(first row, float32 block of about max_rows rows), in order. The text is read into one
+        buffer, reused from block to block, that holds about max_rows lines (judged by the length
+        of the lines so far), and the core parses it in place."""
+        line, row = self._line, 0
         ended = getattr(self, "_ended", False)
         first, self._first = self._first, None
         if first is not None and len(first):
             yield 0, first
             row = len(first)
-        while not (ended and not rest):
-            parts, size, newlines = [rest], len(rest), rest.count(b"\n")
-            while not ended and newlines < max_rows and size < BLOCK_BYTES:
-                if newlines and not self._source.ready(STALL_SECONDS):
-                    break  # the writer pauses: what came in full lines goes on now
-                data = self._more()
-                if not data:
-                    ended = True
-                    break
-                parts.append(data)
-                size += len(data)
-                newlines += data.count(b"\n")
-            text = b"".join(parts)
-            cut = len(text) if ended else text.rfind(b"\n") + 1
-            block, rest = memoryview(text)[:cut], text[cut:]
-            if cut:
-                X = text_reader.parse_block(self.name, block, self.dialect, line, self.threads)
-                line += newlines - rest.count(b"\n")
-                if len(X):
-                    yield row, X
-                    row += len(X)
+        line_bytes = self._first_bytes / max(1, row)
+        buffer, filled = bytearray(self._rest), len(self._rest)
+        self._rest = b""
+        longer = False  # the buffer held no whole line: a line longer than it, read on
+        while not (ended and not filled):
+            target = int(min(BLOCK_BYTES, max(READ_BYTES, line_bytes * max_rows)))
+            target = max(target, filled + READ_BYTES) if longer else target
+            if len(buffer) < target + READ_BYTES:
+                buffer.extend(bytes(target + READ_BYTES - len(buffer)))
+            view = memoryview(buffer)
+            try:
+                while not ended and filled < target:
+                    if filled and not self._source.ready(STALL_SECONDS) and buffer.find(b"\n", 0, filled) >= 0:
+                        break  # the writer pauses: what came in full lines goes on now
+                    got = self._fill(view[filled:filled + READ_BYTES])
+                    ended = got == 0
+                    filled += got
+                cut = filled if ended else buffer.rfind(b"\n", 0, filled) + 1
+                X = None
+                if cut:
+                    X, lines = text_reader.parse_lines(self.name, view[:cut], self.dialect, line, self.threads)
+                    line += lines
+                    line_bytes = cut / max(1, len(X))
+                longer = not cut
+                tail = bytes(view[cut:filled])
+            finally:
+                view.release()
+            buffer[:len(tail)] = tail
+            filled = len(tail)
+            if X is not None and len(X):
+                yield row, X
+                row += len(X)
         if row == 0:
             raise DataError(f"{self.name}: no data rows (only a header)")
+
+    def _fill(self, view: memoryview) -> int:
+        """Reads text into `view`; the number of bytes, 0 at the end."""
+        if self._decode is None and not self._spill:
+            return self._source.readinto(view)
+        data = self._spill or self._more()
+        take = min(len(data), len(view))
+        view[:take] = data[:take]
+        self._spill = data[take:]
+        return take
 
 
 class NpyRows:
@@ -254,12 +298,12 @@ def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = Non
         name = path
         kind = input_kind(path, None)
         if kind != "text":
-            return read_matrix(path, key)
+            return data_io.read_matrix(path, key)  # (by its module: tests replace it there)
         source = None
     if key is not None and kind != "npz":
         raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
     if kind == "npz":  # zip wants to seek: stdin is read whole
-        return read_matrix("-", key, stdin=io.BytesIO(source.read_all()))
+        return data_io.read_matrix("-", key, stdin=io.BytesIO(source.read_all()))
     if kind == "npy":
         return NpyRows(name, source)
     if source is None:

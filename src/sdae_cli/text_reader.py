@@ -83,9 +83,14 @@ def sniff(name: str, lines: list[tuple[int, str]]) -> tuple[Dialect, int]:
 def parse_block(name: str, block, dialect: Dialect, first_line: int, threads: int = 0) -> np.ndarray:
     """The non-blank lines of `block` (bytes of whole lines; its line 1 is the text's line
     `first_line`) as a (rows, n_fields) float32 matrix."""
-    X, refused = _core.parse_text(block, dialect.core_delimiter, dialect.n_fields, threads)
+    return parse_lines(name, block, dialect, first_line, threads)[0]
+
+
+def parse_lines(name: str, block, dialect: Dialect, first_line: int, threads: int = 0) -> tuple[np.ndarray, int]:
+    """parse_block's matrix, and the number of lines of `block` (blank ones included)."""
+    X, refused, n_lines = _core.parse_text(block, dialect.core_delimiter, dialect.n_fields, threads)
     if not len(refused):
-        return X
+        return X, n_lines
     view = memoryview(block).cast("B")
     blank = []
     for row, number, begin, end in refused.tolist():
@@ -94,7 +99,7 @@ def parse_block(name: str, block, dialect: Dialect, first_line: int, threads: in
             blank.append(row)
         else:
             X[row] = values
-    return np.delete(X, blank, axis=0) if blank else X
+    return (np.delete(X, blank, axis=0) if blank else X), n_lines
 
 
 def decide_line(name: str, raw: bytes, line_no: int, dialect: Dialect) -> np.ndarray | None:

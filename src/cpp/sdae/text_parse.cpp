@@ -38,7 +38,7 @@ constexpr std::size_t kParallelMinBytes = 1 << 16;
 
 }  // namespace
 
-std::vector<TextLine> index_lines(std::string_view text) {
+std::vector<TextLine> index_lines(std::string_view text, Index* count) {
   std::vector<TextLine> lines;
   const char* data = text.data();
   const std::size_t size = text.size();
@@ -55,6 +55,7 @@ std::vector<TextLine> index_lines(std::string_view text) {
     if (first < end) lines.push_back(TextLine{start, end, number});
     start = stop + 1;
   }
+  if (count) *count = number;
   return lines;
 }
 

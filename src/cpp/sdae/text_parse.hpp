@@ -20,7 +20,8 @@ struct TextLine {
 /// The non-blank lines of `text`, in order. Lines end at '\n' only (so numbers match what an
 /// editor shows); a line of whitespace alone (what Python's str.strip() removes among ASCII
 /// characters) is blank.
-std::vector<TextLine> index_lines(std::string_view text);
+/// `count`, if given, receives the number of lines, blank ones included.
+std::vector<TextLine> index_lines(std::string_view text, Index* count = nullptr);
 
 /// Reads one cell as Python's float() followed by a cast to float32 would, for the forms it
 /// knows: surrounding whitespace, one pair of matching quotes ("…" or '…'), a sign, decimal
