@@ -45,22 +45,29 @@ def best_of(repeats: int, *jobs):
 
 
 def codec(threads: int, repeats: int) -> None:
+    """The core's codec on 1 thread and on `threads`, against NumPy (one thread) on the same block."""
     X = np.random.default_rng(0).random((8192, 784), dtype=np.float32)
     text = _core.format_text(X, ",", 0, threads)
+    back, refused, _ = _core.parse_text(text, ",", 784, threads)
+    assert not len(refused) and np.array_equal(back.view(np.uint32), X.view(np.uint32))
 
     def savetxt():
         np.savetxt(io.BytesIO(), X, fmt="%.9g", delimiter=",")
 
-    native_out, numpy_out = best_of(repeats, lambda: _core.format_text(X, ",", 0, threads), savetxt)
-    native_in, numpy_in = best_of(repeats, lambda: _core.parse_text(text, ",", 784, threads),
-                                  lambda: np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.float32))
-    back, refused, _ = _core.parse_text(text, ",", 784, threads)
-    assert not len(refused) and np.array_equal(back.view(np.uint32), X.view(np.uint32))
+    def loadtxt():
+        np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.float32)
+
+    out_1, out_n, numpy_out = best_of(repeats, lambda: _core.format_text(X, ",", 0, 1),
+                                      lambda: _core.format_text(X, ",", 0, threads), savetxt)
+    in_1, in_n, numpy_in = best_of(repeats, lambda: _core.parse_text(text, ",", 784, 1),
+                                   lambda: _core.parse_text(text, ",", 784, threads), loadtxt)
     mb = len(text) / 2**20
-    print(f"\n### Codec: one block of 8,192 x 784 float32 ({mb:.0f} MB of CSV), {threads} threads\n")
-    print("| job | sdae (native) | NumPy | ratio |\n|---|---:|---:|---:|")
-    print(f"| format (`np.savetxt`, %.9g) | {native_out:.3f} s | {numpy_out:.3f} s | {numpy_out / native_out:.1f}x |")
-    print(f"| parse (`np.loadtxt`, float32) | {native_in:.3f} s | {numpy_in:.3f} s | {numpy_in / native_in:.1f}x |")
+    print(f"\n### Codec: one block of 8,192 x 784 float32 in [0, 1) ({mb:.0f} MB of CSV)\n")
+    print(f"| job | NumPy | sdae, 1 thread | ratio | sdae, {threads} threads | ratio |\n|---|---:|---:|---:|---:|---:|")
+    print(f"| format (`np.savetxt`, %.9g) | {numpy_out:.3f} s | {out_1:.3f} s | {numpy_out / out_1:.1f}x | "
+          f"{out_n:.3f} s | {numpy_out / out_n:.1f}x |")
+    print(f"| parse (`np.loadtxt`, float32) | {numpy_in:.3f} s | {in_1:.3f} s | {numpy_in / in_1:.1f}x | "
+          f"{in_n:.3f} s | {numpy_in / in_n:.1f}x |")
 
 
 def run(argv: list[str], **kwargs) -> None:
@@ -114,9 +121,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--rss-rows", default="20000,200000")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--codec-only", action="store_true")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     codec(args.threads, max(args.repeats, 3))
+    if args.codec_only:
+        return
     rss_rows = [int(r) for r in args.rss_rows.split(",")]
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", os.getcwd())) as folder:
         seed = os.path.join(folder, "seed.npy")

@@ -97,8 +97,37 @@ bool parse_cell(std::string_view cell, float& value) {
 
 namespace {
 
+/// The common case in one pass: a plain number that starts the cell and ends where the cell does
+/// (at the delimiter, or at whitespace between cells), read in place. Returns where the cell ends,
+/// or nullptr for anything else (spaces, quotes, '+', words...), which parse_cell then decides.
+inline const char* plain_number(const char* p, const char* end, char delimiter, float& value) {
+  const char c = *p == '-' && p + 1 < end ? p[1] : *p;
+  if (!((c >= '0' && c <= '9') || c == '.')) return nullptr;
+  const auto result = std::from_chars(p, end, value);
+  if (result.ec != std::errc()) return nullptr;
+  const char* q = result.ptr;
+  if (q == end) return q;
+  if (delimiter == '\0' ? is_space(*q) : *q == delimiter) return q;
+  return nullptr;
+}
+
 /// One line into `row`; false if a cell is refused or the number of fields differs.
 bool parse_line(std::string_view line, char delimiter, Index n_fields, float* row) {
+  if (delimiter != '\0') {  // the fast path: plain numbers between delimiters
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    Index field = 0;
+    while (field < n_fields && p < end) {
+      const char* q = plain_number(p, end, delimiter, row[field]);
+      if (q == nullptr) break;
+      ++field;
+      if (q == end) {
+        if (field == n_fields) return true;
+        break;
+      }
+      p = q + 1;  // past the delimiter
+    }
+  }
   Index field = 0;
   if (delimiter == '\0') {  // runs of whitespace, none at either end
     std::size_t i = 0;
