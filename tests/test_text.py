@@ -248,6 +248,34 @@ def test_the_first_codes_leave_before_the_input_ends(model):
                 process.kill()
 
 
+def test_an_npy_stream_held_open_passes_its_first_rows_on(model):
+    X = np.random.default_rng(9).random((10, 6)).astype(np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    raw = buffer.getvalue()
+    with subprocess.Popen([sdae_program(), "encode", "-m", model, "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            process.stdin.write(raw[:len(raw) - 5 * 6 * 4])  # the header and 5 of the 10 rows
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no output while the input stayed open"
+            first = process.stdout.readline()
+            assert process.poll() is None and len(first.split(b",")) == 4
+            process.stdin.write(raw[len(raw) - 5 * 6 * 4:])
+            process.stdin.close()
+            rest = process.stdout.read()
+            assert process.wait(timeout=60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    # The same codes as the whole input in one go, but for the last bits: the core's kernel depends on
+    # how many rows a call computes, and a stream's blocks follow its writer's pauses.
+    expected = np.loadtxt(io.BytesIO(run(["encode", "-m", model, "-"], raw).stdout), delimiter=",")
+    got = np.loadtxt(io.BytesIO(first + rest), delimiter=",")
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_csv_and_npy_pipelines_agree(model, tmp_path):
     X = np.random.default_rng(8).random((1000, 6)).astype(np.float32)
     np.save(tmp_path / "x.npy", X)

@@ -265,18 +265,38 @@ class NpyRows:
             for start in range(0, rows, max_rows):
                 yield start, X[start:start + max_rows]
             return
-        for start in range(0, rows, max_rows):
-            count = min(max_rows, rows - start)
-            yield start, self._rows(start, count * cols, count).reshape(count, cols)
+        row_bytes = cols * self.dtype.itemsize
+        start, carry = 0, b""
+        while start < rows:
+            want = min(max_rows, rows - start) * row_bytes
+            parts, got, ended = [carry], len(carry), False
+            while got < want:
+                if got >= row_bytes and not self._source.ready(STALL_SECONDS):
+                    break  # the writer pauses: the whole rows that came go on now
+                data = self._source.read(min(want - got, 16 * READ_BYTES))
+                if not data:
+                    ended = True
+                    break
+                parts.append(data)
+                got += len(data)
+            buffer = b"".join(parts)
+            count = len(buffer) // row_bytes
+            if ended and start + count < rows:
+                raise self._cut_short(start + count)
+            carry = buffer[count * row_bytes:]
+            yield start, np.frombuffer(buffer, self.dtype, count * cols).reshape(count, cols)
+            start += count
 
     def _rows(self, start: int, values: int, count: int) -> np.ndarray:
         wanted = values * self.dtype.itemsize
         data = self._source.read_exactly(wanted)
         if len(data) < wanted:
-            got = start + len(data) // max(1, self.shape[1] * self.dtype.itemsize)
-            raise DataError(f"{self.name}: the NPY stream ended after {got:,} of its {self.shape[0]:,} rows "
-                            "(cut short?)")
+            raise self._cut_short(start + len(data) // max(1, self.shape[1] * self.dtype.itemsize))
         return np.frombuffer(data, self.dtype, values)
+
+    def _cut_short(self, got: int) -> DataError:
+        return DataError(f"{self.name}: the NPY stream ended after {got:,} of its {self.shape[0]:,} rows "
+                         "(cut short?)")
 
 
 def read_rows(name: str, source: Source, threads: int = 0, block_rows: int = 65536) -> np.ndarray:
