@@ -236,7 +236,9 @@ def measure_inference(rows, args) -> list[dict]:
         sdae_call = (lambda Z: model.denoise(Z, threads=args.threads)) if down else \
             (lambda Z: model.encode(Z, threads=args.threads))
         sdae_call(warm), torch_encode(params, warm, down)
-        t = best_times(args.repeats, {"sdae": lambda: sdae_call(X), "torch": lambda: torch_encode(params, X, down)})
+        # timed here, within this iteration: the lambdas see this iteration's sdae_call and down
+        t = best_times(args.repeats, {"sdae": lambda: sdae_call(X),  # noqa: B023
+                                      "torch": lambda: torch_encode(params, X, down)})  # noqa: B023
         name = f"{what} {'-'.join(map(str, ENCODER_SIZES))}, {rows:,} rows"
         out.append(row(name, CHUNK, per_row * (2 if down else 1), (rows, t["sdae"]), (rows, t["torch"]),
                        (CHUNK, 784, 1000)))
@@ -298,7 +300,8 @@ def machine(threads: int) -> dict:
         pass
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
             "threads": threads, "torch": torch.__version__, "numpy": np.__version__, "sdae": _core.__version__,
-            "python": platform.python_version(), "load_before": os.getloadavg()[0], "date": datetime.datetime.now().isoformat(timespec="seconds")}
+            "python": platform.python_version(), "load_before": os.getloadavg()[0],
+            "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
 def main(args) -> None:
@@ -306,6 +309,8 @@ def main(args) -> None:
     torch.set_num_threads(args.threads)
     try:  # the environment variables above already did it; this also covers an already-loaded BLAS
         from threadpoolctl import threadpool_limits
+        # This reaches sdae's own OpenBLAS too; sdae sets it back to one thread at each product it
+        # calls from its threads (src/cpp/sdae/gemm.cpp), so its figures do not depend on it.
         threadpool_limits(args.threads, user_api="blas")
     except ImportError:
         pass
@@ -318,7 +323,8 @@ def main(args) -> None:
     print(f"\nCPU: {info['cpu']}; {info['logical_cpus']} logical CPUs ({info['usable_cpus']} usable); "
           f"{args.threads} threads each side\n"
           f"torch {info['torch']}, numpy {info['numpy']}, sdae {info['sdae']}, Python {info['python']}; "
-          f"{info['date']}; best of {args.repeats}; load average {info['load_before']:.2f} before the run\n", flush=True)
+          f"{info['date']}; best of {args.repeats}; load average {info['load_before']:.2f} before the run\n",
+          flush=True)
 
     shapes = {(b, 784, 1000) for b in (1, 16, 128)} | {(b, 1000, 1000) for b in (1, 16, 32, 128)} | {(CHUNK, 784, 1000)}
     gemm = {s: {"numpy": sgemm_gflops(*s, args.repeats), "torch.mm": sgemm_gflops(*s, args.repeats, "torch")}

@@ -125,7 +125,8 @@ def main() -> None:
             if args.recipe not in (name, "all"):
                 continue
             seconds = run(commands, folder, args.threads)
-            rows.append(f"| {label} | {score(model, folder, args.threads)} | {seconds / 60:.1f} min ({seconds:.0f} s) |")
+            minutes = f"{seconds / 60:.1f} min ({seconds:.0f} s)"
+            rows.append(f"| {label} | {score(model, folder, args.threads)} | {minutes} |")
             print(rows[-1], flush=True)
     print("\n| recipe | result | wall time |\n|---|---|---|")
     print("\n".join(rows))

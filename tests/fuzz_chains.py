@@ -9,15 +9,16 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from sdae_cli import checkpoint
 from sdae_cli.cli_support import default_model_path, tuned_model_path
+from sdae_cli.training import checkpoints
 
 
 @functools.cache
 def model_files() -> list[bytes]:
     """Whole model files, a pretrained stack and a classifier, for the fuzzer to damage."""
     from sdae_cli import PretrainConfig, pretrain
-    from sdae_cli.finetuning import FinetuneConfig, finetune_supervised
+    from sdae_cli.finetuning import finetune_supervised
+    from sdae_cli.training.configs import FinetuneConfig
 
     X = np.random.default_rng(0).random((30, 6), dtype=np.float32)
     model = pretrain(X, PretrainConfig(layers=[4, 3], epochs=1))
@@ -223,7 +224,7 @@ def chains(draw):
         elif name != "info":
             outputs.append(given.get("-o", "-"))
         if model_output is not None:
-            ckpt = given.get("--checkpoint") or checkpoint.default_path(model_output)
+            ckpt = given.get("--checkpoint") or checkpoints.default_path(model_output)
         model_name = model_output or (given.get("-m") if name != "info" else model_name) or model_name
         reads = tuple(p for p in (given.get("-m"), data) if p not in (None, "", "-")) if outputs else ()
         plan.append(Step(name, model_output, ckpt, outputs, reads))

@@ -4,10 +4,10 @@ in the next pass. It must train exactly the
 epoch that the general path defines: the same shuffle, the same per-row noise, the same updates."""
 import numpy as np
 import pytest
-
 import reference as ref
-from sdae_cli import _core
 from test_core import ACT, ARCHS, LOSS, NOISE, OPT, make_layer, unit_data
+
+from sdae_cli import _core
 
 EMPTY = np.zeros(0, np.float32)
 

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 import reference as ref
+
 from sdae_cli import _core
 
 ACT = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from sdae_cli import data
-from sdae_cli.data import read_matrix, write_matrix
+from sdae_cli.data import read_matrix
 from sdae_cli.errors import DataError, SdaeError
+from sdae_cli.writing import write_matrix
 
 
 def write_text(path, text, encoding="utf-8"):

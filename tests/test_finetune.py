@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sdae_cli import PretrainConfig, SDAE, pretrain
+from sdae_cli import SDAE, PretrainConfig, pretrain
 from sdae_cli.cli import cli
 from sdae_cli.datasets import load_digits
 from sdae_cli.errors import DataError
-from sdae_cli.finetuning import FinetuneConfig, finetune_reconstruct, finetune_supervised
-from sdae_cli.pretraining import validation_rows
+from sdae_cli.finetuning import finetune_reconstruct, finetune_supervised
+from sdae_cli.training.configs import FinetuneConfig
+from sdae_cli.training.state import validation_rows
 
 NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
 

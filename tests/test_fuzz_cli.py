@@ -31,10 +31,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fuzz_chains import Step, altered_model, chains, model_files
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
-from fuzz_chains import Step, altered_model, chains, model_files
 from malformed import any_file
 
 from sdae_cli import resources

@@ -120,7 +120,8 @@ def test_finetune_interrupted_and_resumed_gives_the_uninterrupted_model(tmp_path
 def test_a_signal_while_a_checkpoint_is_written_still_saves_and_says_how_to_resume():
     """The signal can land between epochs, in the middle of writing a checkpoint: the write is
     redone for the finished epoch and the stop is reported as one, not as a bare KeyboardInterrupt."""
-    from sdae_cli import checkpoint
+    from sdae_cli.training import checkpoints
+    from sdae_cli.training.state import run_epochs
 
     class State:
         epoch = 0
@@ -141,7 +142,7 @@ def test_a_signal_while_a_checkpoint_is_written_still_saves_and_says_how_to_resu
         if len(saves) == 1:
             raise KeyboardInterrupt  # Ctrl-C during the first checkpoint's write
 
-    with pytest.raises(checkpoint.Interrupted, match="stopped"):
-        checkpoint.run_epochs(state, one_epoch, lambda: state.epoch < 5, save, 1,
-                              lambda: checkpoint.Interrupted("stopped"))
+    with pytest.raises(checkpoints.Interrupted, match="stopped"):
+        run_epochs(state, one_epoch, lambda: state.epoch < 5, save, 1,
+                   lambda: checkpoints.Interrupted("stopped"))
     assert saves == [1, 1] and state.epoch == 1

@@ -8,7 +8,7 @@ import pytest
 import sdae_cli
 from sdae_cli import SDAE, DataError, ModelError, PretrainConfig, TrainingError, pretrain
 from sdae_cli.errors import ConfigError
-from sdae_cli.pretraining import validation_rows
+from sdae_cli.training.state import validation_rows
 
 
 def params(model):

@@ -10,10 +10,12 @@ from click.testing import CliRunner
 from sdae_cli import _core
 from sdae_cli.cli import cli
 from sdae_cli.datasets import load_digits
-from sdae_cli.finetuning import FinetuneConfig, finetune_supervised
+from sdae_cli.finetuning import finetune_supervised
 from sdae_cli.layer import CORE_OPTIMIZER
-from sdae_cli.pretraining import PretrainConfig, layer_seed, pretrain, validation_rows
+from sdae_cli.pretraining import layer_seed, pretrain
 from sdae_cli.schedule import epoch_lr
+from sdae_cli.training.configs import FinetuneConfig, PretrainConfig
+from sdae_cli.training.state import validation_rows
 
 
 def test_schedules_follow_their_definitions():
@@ -101,8 +103,8 @@ def test_schedule_settings_are_recorded_and_resume_keeps_them(tmp_path):
 def test_resumed_finetuning_follows_the_schedule_bit_for_bit(tmp_path):
     """A cosine run with dropout stopped in its third epoch (as by Ctrl-C) and resumed ends where
     the uninterrupted run ends; resuming with another schedule is refused."""
-    from sdae_cli import checkpoint
-    from sdae_cli.pretraining import Reporter
+    from sdae_cli.training import checkpoints as checkpoint
+    from sdae_cli.training.reporter import Reporter
 
     class StopInEpoch3(Reporter):
         def epoch_end(self, record):

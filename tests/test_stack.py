@@ -2,8 +2,8 @@
 differences, and its epoch loop against a replay."""
 import numpy as np
 import pytest
-
 import reference as ref
+
 from sdae_cli import _core
 
 ACT = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
@@ -268,3 +268,23 @@ def test_dropout_is_refused_for_a_da_layer():
     with pytest.raises(ValueError, match="dropout applies to fine-tuning"):
         _core.train_epoch(spec, _core.TrainSpec(dropout=0.5), theta, empty, empty, 0,
                           np.zeros((5, 4), np.float32), 0)
+
+
+def test_the_stack_layout_comes_from_the_core_and_matches_its_size():
+    """StackSpec.layout(): M_j (n_in, n_out) then bias_j (n_out), bottom up, with no gaps; the
+    packing in stack.py follows it, so the blocks of a packed classifier are the model's."""
+    from sdae_cli.layer import Layer
+    from sdae_cli.model import SDAE
+    from sdae_cli.stack import classifier_stack
+
+    spec = _core.StackSpec([(5, 3, _core.Activation.sigmoid), (3, 2, _core.Activation.linear)],
+                           _core.OutputLoss.softmax_nll)
+    assert spec.layout() == [("M0", 0, (5, 3)), ("bias0", 15, (3,)), ("M1", 18, (3, 2)), ("bias1", 24, (2,))]
+    assert spec.size == 26
+    layer = Layer(5, 3, theta=np.arange(Layer(5, 3).spec.size, dtype=np.float32))
+    model = SDAE([layer], head_W=np.full((3, 2), 7, np.float32), head_b=np.array([8, 9], np.float32))
+    spec, theta = classifier_stack(model)
+    assert theta.size == spec.size
+    np.testing.assert_array_equal(theta[:15].reshape(5, 3), layer.params()["W"])
+    np.testing.assert_array_equal(theta[15:18], layer.params()["b"])
+    np.testing.assert_array_equal(theta[18:], [7] * 6 + [8, 9])

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from sdae_cli import data
-from sdae_cli.chunked import MatrixWriter
-from sdae_cli.data import atomic_output, read_matrix, write_matrix
+from sdae_cli import writing
+from sdae_cli.data import read_matrix
 from sdae_cli.errors import DataError
+from sdae_cli.writing import MatrixWriter, atomic_output, write_matrix
 
 
 def write_text(path, text, encoding="utf-8"):
@@ -47,7 +47,7 @@ def test_output_directory_not_writable(tmp_path, matrix, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(data, "_open_new", refuse)  # works even as root
+    monkeypatch.setattr(writing, "_open_new", refuse)  # works even as root
     with pytest.raises(DataError, match=r"x\.npy: permission denied"):
         write_matrix(str(tmp_path / "x.npy"), matrix)
     assert os.listdir(tmp_path) == []
@@ -57,13 +57,13 @@ def test_ctrl_c_just_after_the_temporary_file_is_made(tmp_path, matrix, monkeypa
     """Found by the command-line fuzzer: a Ctrl-C between the temporary file's creation and the
     moment its name was known (inside tempfile.mkstemp, or on the way back from it) left the file
     behind. The name is now chosen before the file is made."""
-    real = data._open_new
+    real = writing._open_new
 
     def made_then_interrupted(temp):
         real(temp)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "_open_new", made_then_interrupted)
+    monkeypatch.setattr(writing, "_open_new", made_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_matrix(str(tmp_path / "x.npy"), matrix)
     assert os.listdir(tmp_path) == []
@@ -84,7 +84,7 @@ def test_ctrl_c_while_the_file_object_is_made(tmp_path, matrix, monkeypatch):
         signal.raise_signal(signal.SIGINT)  # Python runs the handler before this call returns
         return f
 
-    monkeypatch.setattr(data.os, "fdopen", wrapped_then_interrupted)
+    monkeypatch.setattr(writing.os, "fdopen", wrapped_then_interrupted)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(KeyboardInterrupt):
@@ -128,11 +128,11 @@ def test_failed_npy_write_keeps_old_file(tmp_path, matrix, monkeypatch):
     path = tmp_path / "m.npy"
     path.write_bytes(b"old bytes")
 
-    def broken_save(file, array, **kwargs):
+    def broken_header(file, header):
         file.write(b"partial")
         raise RuntimeError("disk exploded")
 
-    monkeypatch.setattr(data.np, "save", broken_save)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", broken_header)
     with pytest.raises(RuntimeError, match="disk exploded"):
         write_matrix(str(path), matrix)
     assert path.read_bytes() == b"old bytes"
@@ -144,11 +144,13 @@ def test_failed_csv_write_keeps_old_file(tmp_path, matrix, monkeypatch):
     path = tmp_path / "m.csv"
     path.write_bytes(b"old bytes")
 
-    def broken_write_text(out, array, delimiter):
-        out.write(b"1,2\n")
+    real_format_rows = writing.format_rows
+
+    def broken_format_rows(block, delimiter):
+        real_format_rows(block, delimiter)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(data, "_write_text", broken_write_text)
+    monkeypatch.setattr(writing, "format_rows", broken_format_rows)
     with pytest.raises(RuntimeError, match="boom"):
         write_matrix(str(path), matrix)
     assert path.read_bytes() == b"old bytes"
@@ -280,11 +282,11 @@ def test_ctrl_c_waits_for_the_block_then_acts(tmp_path):
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: called.append(signum))
     try:
         with pytest.raises(KeyboardInterrupt):
-            with data.interrupts_deferred():
+            with writing.interrupts_deferred():
                 signal.raise_signal(signal.SIGINT)
                 (tmp_path / "done").write_text("the block ran to its end")
         assert (tmp_path / "done").exists()
-        with data.interrupts_deferred():
+        with writing.interrupts_deferred():
             signal.raise_signal(signal.SIGTERM)
             assert called == []
         assert called == [signal.SIGTERM]
@@ -317,3 +319,4 @@ def test_ctrl_c_between_opening_an_archive_member_and_its_with(tmp_path, monkeyp
         model.save(str(tmp_path / "m.npz"))
     gc.collect()  # an archive left open would complain here, and pytest fail the test
     assert os.listdir(tmp_path) == []
+

@@ -6,11 +6,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
+#include <string>
+
 #include "sdae/dae_layer.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/interrupt.hpp"
 #include "sdae/noise.hpp"
 #include "sdae/online_sgd.hpp"
+#include "sdae/short_batch.hpp"
 #include "sdae/stack.hpp"
 #include "sdae/text_format.hpp"
 #include "sdae/text_parse.hpp"
@@ -92,6 +96,62 @@ void raise_from_threads(const std::string& kind) {
     throw std::runtime_error(kind);
   });
   errors.rethrow();
+}
+
+Kernel kernel_named(const std::string& name) {
+  for (Kernel k : {Kernel::eigen, Kernel::blas, Kernel::small_times, Kernel::small_times_transpose,
+                   Kernel::small_rank_update, Kernel::short_times, Kernel::short_times_transpose,
+                   Kernel::short_rank_update})
+    if (name == kernel_name(k)) return k;
+  throw std::invalid_argument("no kernel named " + name);
+}
+
+// C (m, n) = op(A) (m, k) op(B) (k, n), or a ValueError: the kernels trust their shapes.
+void check_product(const MatrixRef& C, const InMatrix& A, bool ta, const InMatrix& B, bool tb) {
+  const Index k = ta ? A.rows() : A.cols();
+  if ((ta ? A.cols() : A.rows()) != C.rows() || (tb ? B.rows() : B.cols()) != C.cols() ||
+      (tb ? B.cols() : B.rows()) != k)
+    throw std::invalid_argument("C, op(A), op(B): expected (m, n), (m, k), (k, n)");
+}
+
+// For the tests: the kernels and their dispatcher on arrays, and the limits between them.
+void define_kernel_hooks(py::module_& mod) {
+  mod.def("_choose_kernel", [](Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta,
+                               Index step_batch) {
+    return std::string(kernel_name(choose_kernel(m, n, k, ta, tb, alpha, beta, step_batch)));
+  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("transpose_a"), py::arg("transpose_b"), py::arg("alpha"),
+     py::arg("beta"), py::arg("step_batch") = 0,
+     "For the tests: the kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C.");
+  mod.def("_run_kernel", [](const std::string& kernel, OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb,
+                            float alpha, float beta, std::array<Index, 2> corner) {
+    const Kernel k = kernel_named(kernel);
+    const Index m = ta ? A.cols() : A.rows(), n = tb ? B.rows() : B.cols();
+    if (corner[0] < 0 || corner[1] < 0 || corner[0] + m > C.rows() || corner[1] + n > C.cols())
+      throw std::invalid_argument("C: the product does not fit from this corner");
+    MatrixRef Cw = C.block(corner[0], corner[1], m, n);
+    check_product(Cw, A, ta, B, tb);
+    py::gil_scoped_release nogil;
+    run_kernel(k, Cw, A, ta, B, tb, alpha, beta);
+  }, py::arg("kernel"), py::arg("C").noconvert(), py::arg("A").noconvert(), py::arg("transpose_a"),
+     py::arg("B").noconvert(), py::arg("transpose_b"), py::arg("alpha"), py::arg("beta"),
+     py::arg("corner") = std::array<Index, 2>{0, 0},
+     "For the tests: C[r:r+m, c:c+n] = alpha op(A) op(B) + beta C[...] on the kernel named, on one "
+     "thread, with (r, c) = corner (a window of C: a row stride other than its width).");
+  mod.def("_gemm", [](OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb, float alpha, float beta,
+                      int num_threads, Index step_batch) {
+    check_product(C, A, ta, B, tb);
+    py::gil_scoped_release nogil;
+    gemm(C, A, ta, B, tb, alpha, beta, num_threads, step_batch);
+  }, py::arg("C").noconvert(), py::arg("A").noconvert(), py::arg("transpose_a"), py::arg("B").noconvert(),
+     py::arg("transpose_b"), py::arg("alpha"), py::arg("beta"), py::arg("num_threads") = 1,
+     py::arg("step_batch") = 0, "For the tests: the one entry for products, as the core calls it.");
+  py::dict limits;
+  limits["small_batch"] = kSmallBatch;
+  limits["times_rows"] = kTimesRows;
+  limits["update_rows"] = kUpdateRows;
+  limits["short_batch"] = kShortBatch;
+  limits["short_tiles"] = have_short_tiles();
+  mod.attr("_kernel_limits") = limits;
 }
 
 }  // namespace
@@ -269,7 +329,18 @@ PYBIND11_MODULE(_core, mod) {
            py::arg("layers"), py::arg("loss"), "layers: (n_in, n_out, activation) bottom to top.")
       .def_property_readonly("size", &StackSpec::size)
       .def_property_readonly("n_in", &StackSpec::n_in)
-      .def_property_readonly("n_out", &StackSpec::n_out);
+      .def_property_readonly("n_out", &StackSpec::n_out)
+      .def("layout", [](const StackSpec& s) {
+        // (name, offset, shape) of each block of theta, bottom layer first: M0, bias0, M1, ...
+        py::list out;
+        for (size_t j = 0; j < s.layers.size(); ++j) {
+          const DenseSpec& d = s.layers[j];
+          const Index at = s.weight_offset(j);
+          out.append(py::make_tuple("M" + std::to_string(j), at, py::make_tuple(d.n_in, d.n_out)));
+          out.append(py::make_tuple("bias" + std::to_string(j), at + d.n_in * d.n_out, py::make_tuple(d.n_out)));
+        }
+        return out;
+      });
 
   mod.def("dropout_keeps", [](std::uint64_t seed, std::uint64_t epoch, std::uint64_t row, Index layer, Index n,
                               float dropout) {
@@ -352,5 +423,6 @@ PYBIND11_MODULE(_core, mod) {
           "back to the same value (precision 0), or that many significant digits (%.<precision>g).");
 
   mod.attr("gemm_backend") = gemm_backend();
+  define_kernel_hooks(mod);
 
 }

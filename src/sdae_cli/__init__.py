@@ -6,14 +6,15 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SDAE": "model",
-    "PretrainConfig": "pretraining",
+    "PretrainConfig": "training.configs",
+    "FinetuneConfig": "training.configs",
     "pretrain": "pretraining",
     "SdaeError": "errors",
     "DataError": "errors",
     "ModelError": "errors",
     "TrainingError": "errors",
     "read_matrix": "data",
-    "write_matrix": "data",
+    "write_matrix": "writing",
 }
 __all__ = [*_LAZY, "__version__"]
 

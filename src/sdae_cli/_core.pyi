@@ -22,6 +22,24 @@ def _raise_from_threads(kind: str) -> None:
     """For the tests: throws kind (bad_alloc, invalid_argument, logic_error, or any other text as
     a runtime_error) from inside a parallel region."""
 
+# For the tests (src/cpp/sdae/gemm.hpp): the product kernels, the dispatcher and its limits.
+_kernel_limits: dict  # small_batch, times_rows, update_rows, short_batch (ints); short_tiles (bool)
+
+def _choose_kernel(m: int, n: int, k: int, transpose_a: bool, transpose_b: bool, alpha: float, beta: float,
+                   step_batch: int = 0) -> str:
+    """The kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C:
+    eigen, blas, small_times, small_times_transpose, small_rank_update, short_times,
+    short_times_transpose or short_rank_update. step_batch: a dA step's batch size, else 0."""
+
+def _run_kernel(kernel: str, C: F32, A: F32, transpose_a: bool, B: F32, transpose_b: bool, alpha: float,
+                beta: float, corner: tuple[int, int] = (0, 0)) -> None:
+    """C[r:r+m, c:c+n] = alpha op(A) op(B) + beta C[...] with (r, c) = corner, on the kernel named,
+    on one thread; CoreError when that kernel does not compute this form or is not in this build."""
+
+def _gemm(C: F32, A: F32, transpose_a: bool, B: F32, transpose_b: bool, alpha: float, beta: float,
+          num_threads: int = 1, step_batch: int = 0) -> None:
+    """C = alpha op(A) op(B) + beta C through the core's one entry for products."""
+
 class Activation(enum.Enum):
     sigmoid = ...
     tanh = ...
@@ -73,6 +91,7 @@ class StackSpec:
     n_in: int
     n_out: int
     def __init__(self, layers: list[tuple[int, int, Activation]], loss: OutputLoss) -> None: ...
+    def layout(self) -> list[tuple[str, int, tuple[int, ...]]]: ...
 
 def dropout_keeps(seed: int, epoch: int, row: int, layer: int, n: int, dropout: float) -> list[bool]: ...
 def init_params(spec: LayerSpec, theta: F32, seed: int) -> None: ...

@@ -8,12 +8,29 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .defaults import FINETUNE, PRETRAIN
-from .cli_support import (ACTIVATIONS, NOISE_TYPES, Chain, SdaeGroup, chain_model, check_not_input, check_writable,
-                          choice_list,
-                          default_model_path, float_list, given_on_command_line, inference_options, int_list,
-                          model_and_data, size_list, source_name,
-                          threads_option, training_options, tuned_model_path, write_chunks)
+from .cli_support import (
+    Chain,
+    SdaeGroup,
+    chain_model,
+    check_not_input,
+    check_writable,
+    choice_list,
+    default_model_path,
+    float_list,
+    given_on_command_line,
+    inference_options,
+    int_list,
+    model_and_data,
+    setting_option,
+    size_list,
+    source_name,
+    threads_option,
+    training_options,
+    tuned_model_path,
+)
+from .options import ACTIVATIONS, CORRUPTIONS, TARGETS
+from .training.settings import FINETUNE, PRETRAIN
+
 
 @click.group(cls=SdaeGroup, chain=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sdae")
@@ -31,36 +48,38 @@ def cli(ctx):
 @click.argument("data")
 @click.option("-o", "--output", help="Model file (default: <DATA stem>.sdae.npz here).")
 @click.option("--layers", callback=size_list, help="Hidden layer sizes, e.g. 500,250 (required unless --resume).")
-@click.option("--noise", default="0.3", show_default=True, callback=float_list,
+@click.option("--noise", default=str(PRETRAIN["noise"].default), show_default=True, callback=float_list,
               help="Corruption level: one, or one per layer (masking/salt-pepper: fraction; gaussian: sigma).")
-@click.option("--noise-type", default="masking", show_default=True, callback=choice_list(NOISE_TYPES),
+@click.option("--noise-type", default=PRETRAIN["noise_type"].default, show_default=True,
+              callback=choice_list(CORRUPTIONS),
               help="masking, gaussian or salt-pepper: one, or one per layer.")
-@click.option("--epochs", default=str(PRETRAIN["epochs"]), show_default=True, callback=int_list,
+@click.option("--epochs", default=str(PRETRAIN["epochs"].default), show_default=True, callback=int_list,
               help="Epochs per layer: one, or one per layer (0 keeps a layer's random initial weights).")
-@click.option("--loss", default="auto", show_default=True, type=click.Choice(["auto", "cross-entropy", "mse"]))
-@click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "sigmoid", "linear"]))
-@click.option("--activation", default="sigmoid", show_default=True, callback=choice_list(ACTIVATIONS),
+@setting_option("--loss", PRETRAIN)
+@setting_option("--decoder", PRETRAIN)
+@click.option("--activation", default=PRETRAIN["activation"].default, show_default=True,
+              callback=choice_list(ACTIVATIONS),
               help="Encoder activation: one, or one per layer.")
 @click.option("--untied", is_flag=True, help="Give each decoder its own weights instead of W transposed.")
-@click.option("--scale", default="auto", show_default=True,
-              type=click.Choice(["auto", "minmax", "standard", "none"]))
+@setting_option("--scale", PRETRAIN)
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint, on the same DATA.")
-@training_options(PRETRAIN)
+@training_options(PRETRAIN, "pretrain")
 @click.pass_context
 def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, lr, optimizer, momentum, lr_schedule,
              lr_decay, lr_final, loss, decoder, activation, untied, scale, valid_split, seed, threads, key,
              checkpoint_path, checkpoint_every, resume_path, quiet):
     """Train the stack layer by layer on DATA (.npy, .npz, .csv, .tsv, .txt, or - for stdin)."""
     from .data import read_matrix
-    from .pretraining import PretrainConfig, pretrain as run_pretrain
+    from .pretraining import pretrain as run_pretrain
     from .progress import CliReporter
-
-    from . import checkpoint
+    from .training import checkpoints
+    from .training.configs import PretrainConfig
+    from .training.settings import resumed_settings
 
     output = output or default_model_path(data)
     check_not_input(data, output)
     check_writable(output, "-o")
-    check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
+    check_writable(checkpoint_path or checkpoints.default_path(output), "--checkpoint")
     settings = dict(
         layers=layers, noise=noise, noise_type=noise_type, activation=activation, loss=loss, decoder=decoder,
         tied=not untied, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -68,18 +87,17 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
         seed=seed, threads=threads,
     )
     if resume_path is not None:  # the checkpoint's settings, except those given on this command line
-        saved = checkpoint.load(resume_path, "pretrain")[0]["config"]
         given = given_on_command_line(ctx)
         given |= {"tied"} if "untied" in given else set()
-        settings = {name: value if name in given else saved[name] for name, value in settings.items()}
+        settings = resumed_settings(checkpoints.saved_settings(resume_path, "pretrain"), settings, given)
     elif layers is None:
         raise click.UsageError("pretrain: give --layers (e.g. --layers 500,250), or --resume CHECKPOINT")
     config = PretrainConfig(**settings)
     X = read_matrix(data, key)
-    saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
+    saving = checkpoints.Checkpointing(checkpoint_path or checkpoints.default_path(output), checkpoint_every)
     model = run_pretrain(X, config, CliReporter(quiet), source_name(data), saving, resume_path)
     model.save(output)
-    checkpoint.remove(saving.path)
+    checkpoints.remove(saving.path)
     chain: Chain = ctx.ensure_object(Chain)
     chain.model, chain.model_name = model, output
     if not quiet:
@@ -92,12 +110,14 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
 @click.pass_context
 def encode(ctx, model_path, data, output, layer, fmt, threads, key):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
+    from .writing import write_blocks
+
     model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads)
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    write_chunks(output, fmt, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True))
+    write_blocks(output, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True), fmt)
 
 
 @cli.command()
@@ -105,8 +125,10 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
 @click.pass_context
 def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
+    from .writing import write_blocks
+
     model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads)
-    write_chunks(output, fmt, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True))
+    write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt)
 
 
 def check_finetune_options(params: dict) -> None:
@@ -133,24 +155,24 @@ def check_finetune_options(params: dict) -> None:
 @click.argument("data")
 @click.option("--labels", "labels_path", help="Labels, one per row of DATA (.npy, .csv, .txt).")
 @click.option("--label-column", help="Take the labels from this column (name or 0-based index) of DATA's CSV.")
-@click.option("--target", type=click.Choice(["classify", "reconstruct"]),
+@click.option("--target", type=click.Choice(TARGETS),
               help="classify (with labels; the default) or reconstruct (the unrolled autoencoder).")
 @click.option("--clean", "clean_path", help="reconstruct: clean rows paired with DATA's noisy ones.")
 @click.option("-o", "--output", help="Tuned model file (default: <model stem>.tuned.sdae.npz here).")
-@click.option("--epochs", default=FINETUNE["epochs"], show_default=True, type=int)
+@setting_option("--epochs", FINETUNE)
 @click.option("--valid", "valid_path", help="Validation rows (instead of --valid-split).")
 @click.option("--valid-labels", "valid_labels_path", help="Labels of --valid.")
-@click.option("--patience", default=10, show_default=True, type=int,
+@setting_option("--patience", FINETUNE,
               help="Stop after this many epochs without a better validation figure (--monitor).")
-@click.option("--monitor", type=click.Choice(["error", "loss"]),
+@setting_option("--monitor", FINETUNE,
               help="The validation figure that picks the kept epoch and drives --patience (default: error to "
                    "classify, loss to reconstruct).")
 @click.option("--noise", type=float, help="Input corruption while fine-tuning (reconstruct: default the model's).")
-@click.option("--noise-type", type=click.Choice(NOISE_TYPES))
-@click.option("--dropout", default=0.0, show_default=True, type=float,
+@click.option("--noise-type", type=click.Choice(CORRUPTIONS))
+@setting_option("--dropout", FINETUNE,
               help="Fraction of every hidden layer's units dropped at random for each training row.")
 @click.option("--resume", "resume_path", help="Continue the run saved in this checkpoint (same DATA and labels).")
-@training_options(FINETUNE)
+@training_options(FINETUNE, "finetune")
 @click.pass_context
 def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
              optimizer, momentum, lr_schedule, lr_decay, lr_final, valid_split, valid_path, valid_labels_path,
@@ -158,12 +180,12 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
              resume_path, quiet):
     """Fine-tune the whole stack on DATA: with labels (a softmax on top), or to reconstruct."""
     from .data import read_matrix
-    from .finetuning import FinetuneConfig, finetune_reconstruct, finetune_supervised
+    from .finetuning import base_model, finetune_reconstruct, finetune_supervised
     from .labels import read_labels, split_label_column
     from .progress import CliReporter
-
-    from . import checkpoint
-    from .finetuning import base_model
+    from .training import checkpoints
+    from .training.configs import FinetuneConfig
+    from .training.settings import resumed_settings
 
     target = target or "classify"
     chain: Chain = ctx.ensure_object(Chain)
@@ -173,17 +195,16 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
                     seed=seed, threads=threads)
     if resume_path is not None:  # the model and settings the checkpoint started from
         model = base_model(resume_path)
-        saved = checkpoint.load(resume_path, "finetune")[0]["config"]
-        given = given_on_command_line(ctx)
-        settings = {name: value if name in given else saved[name] for name, value in settings.items()}
+        settings = resumed_settings(checkpoints.saved_settings(resume_path, "finetune"), settings,
+                                    given_on_command_line(ctx))
     else:
         model = chain_model(ctx, model_path, "finetune")
     output = output or tuned_model_path(chain.model_name or model_path)
     check_not_input(data, output)
     check_writable(output, "-o")
-    check_writable(checkpoint_path or checkpoint.default_path(output), "--checkpoint")
+    check_writable(checkpoint_path or checkpoints.default_path(output), "--checkpoint")
     config = FinetuneConfig(**settings)
-    saving = checkpoint.Checkpointing(checkpoint_path or checkpoint.default_path(output), checkpoint_every)
+    saving = checkpoints.Checkpointing(checkpoint_path or checkpoints.default_path(output), checkpoint_every)
     source = source_name(data)
     reporter = CliReporter(quiet)
     if label_column is not None:
@@ -200,7 +221,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
         clean = read_matrix(clean_path) if clean_path is not None else None
         tuned = finetune_reconstruct(model, X, config, reporter, clean, source, saving, resume_path)
     tuned.save(output)
-    checkpoint.remove(saving.path)
+    checkpoints.remove(saving.path)
     chain.model, chain.model_name = tuned, output
     if not quiet:
         from .report import kept_epoch_summary
@@ -217,7 +238,7 @@ finetune.callback.check_options = check_finetune_options
 @click.pass_context
 def predict(ctx, model_path, data, output, proba, fmt, threads, key):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
-    from .labels import write_predictions
+    from .writing import write_predictions
 
     model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads)
     if model.classes is None:
@@ -231,8 +252,10 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key):
 @click.pass_context
 def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
+    from .writing import write_blocks
+
     model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads)
-    write_chunks(output, fmt, X.shape[0], 1, model.iter_score(X, threads, source))
+    write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt)
 
 
 @cli.command()

@@ -11,10 +11,7 @@ import sys
 
 import click
 
-from .defaults import lr_help
-
-NOISE_TYPES = ("masking", "gaussian", "salt-pepper")
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+from .training.settings import MAX_THREADS, lr_help
 
 
 class ChainedCommand(click.Command):
@@ -267,8 +264,6 @@ def default_model_path(data: str) -> str:
     return f"{name}.sdae.npz"
 
 
-# More is a typo: the core would start that many OS threads for a large enough loop.
-MAX_THREADS = 1024
 threads_option = click.option("--threads", default=0, show_default=True, type=click.IntRange(0, MAX_THREADS),
                               help="Threads (0: all cores).")
 key_option = click.option("--key", help="The array to read from an .npz holding several.")
@@ -293,27 +288,38 @@ inference_options = compose(
     format_option, threads_option, key_option,
 )
 
-def training_options(defaults: dict):
-    """What pretrain and finetune share (each adds its own --epochs, -o and --resume), with the
-    command's defaults (defaults.py)."""
+def setting_option(flag: str, table: dict, **kwargs):
+    """An option for a setting of `table` (training/settings.py): its default, and its choices or
+    range as the Click type, so the command line refuses what the table refuses as it parses."""
+    name = flag.lstrip("-").replace("-", "_")
+    setting = table[name]
+    accepts = setting.accepts
+    if hasattr(accepts, "names"):
+        kwargs.setdefault("type", click.Choice(accepts.names))
+    elif hasattr(accepts, "click_type"):
+        kwargs.setdefault("type", accepts.click_type())
+    if setting.default is not None:
+        kwargs.update(default=setting.default, show_default=True)
+    return click.option(flag, **kwargs)
+
+
+def training_options(table: dict, job: str):
+    """What pretrain and finetune share (each adds its own --epochs, -o and --resume), from the
+    job's settings table."""
     return compose(
-        click.option("--batch-size", default=32, show_default=True,
-                     type=click.IntRange(1, 2**63 - 1)),  # the core's int64
-        click.option("--lr", type=float, help=lr_help(defaults)),
-        click.option("--optimizer", default=defaults["optimizer"], show_default=True,
-                     type=click.Choice(["sgd", "momentum", "adam"])),
-        click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1, max_open=True)),
-        click.option("--lr-schedule", default=defaults["lr_schedule"], show_default=True,
-                     type=click.Choice(["constant", "exponential", "cosine", "linear"]),
-                     help="Learning rate per epoch: constant; exponential (lr * decay^epoch); cosine or linear "
-                          "(from lr down to lr * final on the last epoch)."),
-        click.option("--lr-decay", default=0.95, show_default=True, type=float,
-                     help="exponential: the factor applied to the learning rate after each epoch."),
-        click.option("--lr-final", default=0.01, show_default=True, type=float,
-                     help="cosine, linear: the last epoch's learning rate, as a fraction of --lr."),
-        click.option("--valid-split", default=defaults["valid_split"], show_default=True, type=float,
-                     help="Fraction of rows held out."),
-        click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1)),
+        setting_option("--batch-size", table),  # up to the core's int64
+        click.option("--lr", type=float, help=lr_help(job)),
+        setting_option("--optimizer", table),
+        setting_option("--momentum", table),
+        setting_option("--lr-schedule", table,
+                       help="Learning rate per epoch: constant; exponential (lr * decay^epoch); cosine or linear "
+                            "(from lr down to lr * final on the last epoch)."),
+        setting_option("--lr-decay", table, help="exponential: the factor applied to the learning rate after each "
+                                                 "epoch."),
+        setting_option("--lr-final", table, help="cosine, linear: the last epoch's learning rate, as a fraction of "
+                                                 "--lr."),
+        setting_option("--valid-split", table, help="Fraction of rows held out."),
+        setting_option("--seed", table),
         threads_option, key_option,
         click.option("--checkpoint", "checkpoint_path", help="Checkpoint file (default: <output stem>.ckpt.npz)."),
         click.option("--checkpoint-every", default=1, show_default=True, type=click.IntRange(min=0),
@@ -324,14 +330,6 @@ def training_options(defaults: dict):
 
 def given_on_command_line(ctx: click.Context) -> set[str]:
     return {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
-
-
-def write_chunks(output: str, fmt: str | None, n_rows: int, n_cols: int, chunks) -> None:
-    from .chunked import MatrixWriter
-
-    with MatrixWriter(output, n_rows, n_cols, fmt) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
 
 
 def tuned_model_path(model_name: str | None) -> str:

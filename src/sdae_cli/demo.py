@@ -6,8 +6,10 @@ import time
 import numpy as np
 
 from .datasets import load_digits
-from .finetuning import FinetuneConfig, finetune_supervised
-from .pretraining import PretrainConfig, pretrain, validation_rows
+from .finetuning import finetune_supervised
+from .pretraining import pretrain
+from .training.configs import FinetuneConfig, PretrainConfig
+from .training.state import validation_rows
 
 LAYERS = [256, 128]
 MASKED_FRACTION = 0.3

@@ -4,54 +4,20 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import _core, checkpoint, resources
-from .defaults import FINETUNE
-from .errors import ConfigError, DataError, SdaeError, TrainingError
-from .layer import CORE_NOISE, CORE_OPTIMIZER, NOISE_TYPES, aligned_zeros
+from . import _core, resources
+from .errors import ConfigError, DataError, SdaeError
+from .layer import CORE_NOISE, CORE_OPTIMIZER, aligned_zeros
 from .model import SDAE
-from .pretraining import Reporter, check_noise, check_training, validation_rows
 from .scaling import check_finite
 from .schedule import epoch_lr
 from .stack import classifier_stack, unrolled_stack, write_back_classifier, write_back_unrolled
-
-MONITORS = ("error", "loss", None)
-
-
-@dataclass
-class FinetuneConfig:
-    epochs: int = FINETUNE["epochs"]
-    batch_size: int = 32
-    optimizer: str = FINETUNE["optimizer"]
-    lr: float | None = None  # None: the optimizer's default (defaults.py)
-    momentum: float = 0.9
-    lr_schedule: str = FINETUNE["lr_schedule"]  # over `epochs`; see schedule.py
-    lr_decay: float = 0.95
-    lr_final: float = 0.01
-    valid_split: float = FINETUNE["valid_split"]
-    patience: int = 10  # epochs without a better validation figure before stopping
-    monitor: str | None = None  # the figure that keeps an epoch: None is "error" to classify, else "loss"
-    noise: float | None = None  # reconstruct: input corruption (None: the input layer's)
-    noise_type: str | None = None
-    dropout: float = 0.0  # fraction of every hidden layer's units dropped for each training row
-    seed: int = 0
-    threads: int = 0
-
-    def __post_init__(self) -> None:
-        check_training(self, FINETUNE["lr"])
-        if not self.patience > 0:
-            raise ConfigError("patience", f"must be > 0, got {self.patience}")
-        if self.monitor not in MONITORS:
-            raise ConfigError("monitor", f"{self.monitor!r} is not one of {', '.join(m for m in MONITORS if m)}")
-        if self.noise_type is not None and self.noise_type not in NOISE_TYPES:
-            raise ConfigError("noise-type", f"{self.noise_type!r} is not one of {', '.join(NOISE_TYPES)}")
-        if self.noise is not None:
-            check_noise(self.noise_type, self.noise)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("dropout", f"must be a fraction in [0, 1), got {self.dropout}")
+from .training import checkpoints
+from .training.configs import FinetuneConfig
+from .training.reporter import Reporter
+from .training.state import TrainingState, check_divergence, run_epochs, validation_rows
 
 
 def class_indices(labels: np.ndarray, source: str) -> tuple[list, np.ndarray]:
@@ -110,12 +76,12 @@ def finetune_supervised(model: SDAE, X: np.ndarray, labels: np.ndarray, config: 
 
     noise_type, level = config.noise_type or ("masking" if config.noise else "none"), config.noise or 0.0
     monitor = config.monitor or "error"
-    saver = Saver(checkpointing, model, train_X, targets, config, {"target": "classify", "classes": classes})
+    saver = make_saver(checkpointing, train_X, targets, config, {"target": "classify", "classes": classes})
     history, kept = run(spec, theta, train_X, targets, CORE_NOISE[noise_type], level, config, validate, reporter,
                         f"finetune ({'-'.join(map(str, model.sizes))}-{len(classes)}, softmax)", monitor, saver,
-                        resume)
-    write_back_classifier(tuned, theta)
-    tuned.finetuning = {"target": "classify", "settings": asdict(config), "monitor": monitor, "kept_epoch": kept,
+                        model, resume)
+    write_back_classifier(tuned, spec, theta)
+    tuned.finetuning = {"target": "classify", "settings": config.to_json(), "monitor": monitor, "kept_epoch": kept,
                         "history": history}
     return tuned
 
@@ -165,14 +131,14 @@ def finetune_reconstruct(model: SDAE, X: np.ndarray, config: FinetuneConfig, rep
         return float(rows.mean(dtype=np.float64)), None
 
     sizes = model.sizes
-    saver = Saver(checkpointing, model, train_X, train_Y, config,
-                  {"target": "reconstruct", "paired": clean is not None})
+    saver = make_saver(checkpointing, train_X, train_Y, config,
+                       {"target": "reconstruct", "paired": clean is not None})
     history, kept = run(spec, theta, train_X, train_Y, CORE_NOISE[noise_type], level, config, validate, reporter,
                         f"finetune ({'-'.join(map(str, sizes + sizes[-2::-1]))}, reconstruct)", "loss", saver,
-                        resume)
-    write_back_unrolled(tuned, theta)
+                        model, resume)
+    write_back_unrolled(tuned, spec, theta)
     tuned.finetuning = {"target": "reconstruct", "paired": clean is not None, "noise_type": noise_type,
-                        "noise_level": level, "settings": asdict(config), "monitor": "loss", "kept_epoch": kept,
+                        "noise_level": level, "settings": config.to_json(), "monitor": "loss", "kept_epoch": kept,
                         "history": history}
     return tuned
 
@@ -183,75 +149,37 @@ def prepared(model: SDAE, X: np.ndarray, source: str) -> np.ndarray:
     return model.scaler.transform(X, source)
 
 
-class TuneState:
-    """Fine-tuning partway: parameters, optimizer state, the best epoch so far, epochs done."""
-
-    ARRAYS = ("theta", "m", "v", "best_theta")
-    SCALARS = ("step", "epoch", "best", "since_best", "history")
-
-    def __init__(self, theta: np.ndarray, config: FinetuneConfig):
-        self.theta = theta
-        self.m = aligned_zeros(theta.size if config.optimizer != "sgd" else 0)
-        self.v = aligned_zeros(theta.size if config.optimizer == "adam" else 0)
-        self.best_theta = theta.copy()
-        self.step, self.epoch, self.best, self.since_best, self.history = 0, 0, None, 0, []
-
-    def snapshot(self) -> dict:
-        return {**{k: getattr(self, k).copy() for k in self.ARRAYS},
-                **{k: copy.deepcopy(getattr(self, k)) for k in self.SCALARS}}
-
-    def rewind(self, snap: dict) -> None:
-        for k in self.ARRAYS:
-            getattr(self, k)[...] = snap[k]
-        for k in self.SCALARS:
-            setattr(self, k, snap[k])
+def make_saver(checkpointing, X: np.ndarray, Y: np.ndarray, config: FinetuneConfig, job: dict) -> checkpoints.Saver:
+    """The checkpoints of fine-tuning on (X, Y) for `job` (the target and its details)."""
+    return checkpoints.Saver(checkpointing, "finetune", config.to_json(),
+                             checkpoints.fingerprint(X) + checkpoints.fingerprint(Y), job)
 
 
-class Saver:
-    """Checkpoints of a fine-tuning run: the model it started from, the data's digest, the state."""
+def save_state(saver: checkpoints.Saver, base: SDAE, state: TrainingState) -> None:
+    """A checkpoint holds the model fine-tuning started from, and the state."""
+    arrays = {f"model.{k}": v for k, v in base.arrays().items()}
+    saver.save({"state": state.scalars()}, {**arrays, **state.arrays()})
 
-    def __init__(self, checkpointing, base: SDAE, X: np.ndarray, Y: np.ndarray, config: FinetuneConfig, job: dict):
-        self.checkpointing, self.base, self.config, self.job = checkpointing, base, config, job
-        self.fingerprint = checkpoint.fingerprint(X) + checkpoint.fingerprint(Y)
 
-    def save(self, state: TuneState) -> None:
-        if self.checkpointing is None:
-            return
-        arrays = {f"model.{k}": v for k, v in self.base.arrays().items()}
-        arrays.update({k: getattr(state, k) for k in TuneState.ARRAYS})
-        meta = {"fingerprint": self.fingerprint, "config": asdict(self.config), "job": self.job,
-                "state": {k: getattr(state, k) for k in TuneState.SCALARS}}
-        checkpoint.save(self.checkpointing.path, "finetune", meta, arrays)
-
-    def restore(self, path: str, state: TuneState) -> None:
-        meta, arrays = checkpoint.load(path, "finetune")
-        if meta["fingerprint"] != self.fingerprint or meta["job"] != self.job:
-            raise SdaeError(f"{path}: made from other data, labels or target; resume on the same ones")
-        given = asdict(self.config)
-        for key, value in meta["config"].items():
-            if key not in ("lr", "epochs", "threads", "patience") and given.get(key) != value:
-                raise ConfigError(key.replace("_", "-"), f"the checkpoint was made with {value!r}, "
-                                  f"not {given.get(key)!r}; a resumed run keeps its settings")
-        try:
-            for k in TuneState.ARRAYS:
-                getattr(state, k)[...] = arrays[k]
-            for k in TuneState.SCALARS:
-                setattr(state, k, meta["state"][k])
-        except (KeyError, ValueError) as e:
-            raise SdaeError(f"{path}: damaged checkpoint ({e})") from None
+def restore_state(saver: checkpoints.Saver, path: str, state: TrainingState) -> None:
+    meta, arrays = saver.load(path, "made from other data, labels or target; resume on the same ones")
+    try:
+        state.restore(arrays, meta["state"])
+    except (KeyError, ValueError) as e:
+        raise SdaeError(f"{path}: damaged checkpoint ({e})") from None
 
 
 def base_model(path: str) -> SDAE:
     """The model a fine-tuning checkpoint started from."""
-    _, arrays = checkpoint.load(path, "finetune")
+    _, arrays = checkpoints.load(path, "finetune")
     return SDAE.from_arrays({k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")})
 
 
 def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, reporter: Reporter, label: str,
-        monitor: str, saver: Saver, resume: str | None) -> tuple[list[dict], int]:
+        monitor: str, saver: checkpoints.Saver, base: SDAE, resume: str | None) -> tuple[list[dict], int]:
     """The epoch loop with early stopping: keeps the parameters of the epoch with the best
     validation figure (`monitor`: "error" or "loss"; on a tie the earlier epoch). Returns the
-    history and the kept epoch."""
+    history and the kept epoch. Checkpoints hold `base`, the model fine-tuning started from."""
     low, high = float(X.min()), float(X.max())
 
     def train(lr: float):
@@ -261,22 +189,22 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
                                batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
 
     criterion = {"error": "valid_error", "loss": "valid"}[monitor]
-    state = TuneState(theta, config)
+    state = TrainingState(theta, config.optimizer, keep_best=True)
     if resume:
-        saver.restore(resume, state)
+        restore_state(saver, resume, state)
     reporter.stage_start(label, config.epochs)
     try:
         for record in state.history:
             reporter.epoch_end(record)
-        def interrupted():
-            where = (f"; progress saved to {saver.checkpointing.path}; resume with the same command and "
-                     f"--resume {saver.checkpointing.path}") if saver.checkpointing else ""
-            return checkpoint.Interrupted(f"fine-tuning interrupted after epoch {state.epoch}{where}")
 
-        checkpoint.run_epochs(state, lambda: tune_epoch(spec, train, X, Y, config, validate, reporter, criterion, state),
-                              lambda: state.epoch < config.epochs and state.since_best < config.patience,
-                              lambda: saver.save(state), saver.checkpointing.every if saver.checkpointing else 0,
-                              interrupted)
+        def interrupted():
+            where = (f"; progress saved to {saver.path}; resume with the same command and "
+                     f"--resume {saver.path}") if saver.path else ""
+            return checkpoints.Interrupted(f"fine-tuning interrupted after epoch {state.epoch}{where}")
+
+        run_epochs(state, lambda: tune_epoch(spec, train, X, Y, config, validate, reporter, criterion, state),
+                   lambda: state.epoch < config.epochs and state.since_best < config.patience,
+                   lambda: save_state(saver, base, state), saver.every, interrupted)
         if state.since_best >= config.patience:
             reporter.note(f"stopped after epoch {state.epoch}: no better validation figure for "
                           f"{config.patience} epochs; keeping epoch {state.epoch - state.since_best}")
@@ -287,14 +215,12 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
 
 
 def tune_epoch(spec, train, X, Y, config: FinetuneConfig, validate, reporter: Reporter, criterion: str,
-               state: TuneState) -> None:
+               state: TrainingState) -> None:
     started = time.perf_counter()
     lr = epoch_lr(config.lr, config.lr_schedule, config.lr_decay, config.lr_final, state.epoch, config.epochs)
     loss, state.step = _core.stack_train_epoch(spec, train(lr), state.theta, state.m, state.v, state.step, X, Y,
                                                state.epoch)
-    if not np.isfinite(loss) or not np.all(np.isfinite(state.theta)):
-        raise TrainingError(f"fine-tuning, epoch {state.epoch + 1}: the loss diverged (NaN or infinite); "
-                            f"lower the learning rate (--lr, now {config.lr:g})")
+    check_divergence(loss, state.theta, f"fine-tuning, epoch {state.epoch + 1}", config.lr)
     valid_loss, valid_error = validate(state.theta)
     state.epoch += 1
     record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "valid_error": valid_error, "lr": lr,

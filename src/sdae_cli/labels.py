@@ -1,5 +1,5 @@
-"""Class labels in and out: a 1-D .npy, a text file with one label per row, or a column of the
-data's own CSV; predictions written back as the user's own labels."""
+"""Class labels in: a 1-D .npy, a text file with one label per row, or a column of the data's own
+CSV. (Predictions go out through writing.py's write_labels and write_probabilities.)"""
 from __future__ import annotations
 
 import io
@@ -8,13 +8,12 @@ import sys
 
 import numpy as np
 
-from .data import _cell, _decode, _is_number, _parse_text, _pick_delimiter, _read_bytes as read_file_bytes
-from .data import _output_format, atomic_output
+from .data import cell, decode_text, is_number, parse_text, pick_delimiter, read_bytes
 from .errors import DataError
 
 
 def _read_bytes(path: str) -> bytes:
-    return sys.stdin.buffer.read() if path == "-" else read_file_bytes(path)
+    return sys.stdin.buffer.read() if path == "-" else read_bytes(path)
 
 
 def as_labels(values: list[str]) -> np.ndarray:
@@ -42,8 +41,8 @@ def read_labels(path: str) -> np.ndarray:
         return labels
     if os.path.splitext(name)[1].lower() == ".npz":
         raise DataError(f"{name}: give labels as .npy, .csv or .txt")
-    lines = [_cell(line.strip()) for line in _decode(name, raw).splitlines() if line.strip()]
-    if len(lines) > 1 and not _is_number(lines[0]) and all(_is_number(v) for v in lines[1:]):
+    lines = [cell(line.strip()) for line in decode_text(name, raw).splitlines() if line.strip()]
+    if len(lines) > 1 and not is_number(lines[0]) and all(is_number(v) for v in lines[1:]):
         lines = lines[1:]  # a header over numeric labels
     if not lines:
         raise DataError(f"{name}: no labels")
@@ -55,18 +54,18 @@ def split_label_column(path: str, column: str) -> tuple[np.ndarray, np.ndarray]:
     holds the labels."""
     raw = _read_bytes(path)
     name = "<stdin>" if path == "-" else path
-    lines = [line.rstrip("\r") for line in _decode(name, raw).split("\n")]
+    lines = [line.rstrip("\r") for line in decode_text(name, raw).split("\n")]
     rows = [i for i, line in enumerate(lines) if line.strip()]
     if not rows:
         raise DataError(f"{name}: no data rows (the file is empty)")
-    delimiter = _pick_delimiter([lines[i] for i in rows[:5]])
-    first = [_cell(c) for c in lines[rows[0]].split(delimiter)]
+    delimiter = pick_delimiter([lines[i] for i in rows[:5]])
+    first = [cell(c) for c in lines[rows[0]].split(delimiter)]
     if column.lstrip("-").isdigit():
         index = int(column)
         if not 0 <= index < len(first):
             raise DataError(f"{name}: --label-column {index} out of range: the file has columns 0 to {len(first) - 1}")
         others = [c for j, c in enumerate(first) if j != index]
-        header = not all(_is_number(c) for c in others)
+        header = not all(is_number(c) for c in others)
     elif column in first:
         index, header = first.index(column), True
     else:
@@ -76,83 +75,8 @@ def split_label_column(path: str, column: str) -> tuple[np.ndarray, np.ndarray]:
         cells = lines[i].split(delimiter)
         if index >= len(cells):
             raise DataError(f"{name}: line {i + 1} has {len(cells)} fields, expected {len(first)}")
-        labels.append(_cell(cells[index]))
+        labels.append(cell(cells[index]))
         cells[index] = "0"  # parsed with the rest, so error messages keep their column numbers
         lines[i] = delimiter.join(cells) if delimiter is not None else " ".join(cells)
-    data = _parse_text(name, "\n".join(lines).encode("utf-8"))
+    data = parse_text(name, "\n".join(lines).encode("utf-8"))
     return np.delete(data, index, axis=1), as_labels(labels)
-
-
-def write_labels(path: str, labels: np.ndarray, fmt: str | None = None) -> None:
-    """One label per row: .npy (ints, or strings) or text lines; "-" is stdout (text)."""
-    kind = _output_format(path, fmt)[0]
-    if kind == "npz":
-        raise DataError(f"{path}: labels are written as .npy, .csv, .tsv or .txt")
-
-    def emit(out):
-        if kind == "npy":
-            np.save(out, np.asarray(labels), allow_pickle=False)
-        else:
-            out.write("".join(f"{v}\n" for v in labels.tolist()).encode("utf-8"))
-
-    _write(path, emit)
-
-
-def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None = None) -> None:
-    """One column per class; CSV output starts with a header of the class names."""
-    kind, delimiter = _output_format(path, fmt)
-    if kind == "npz":
-        raise DataError(f"{path}: probabilities are written as .npy, .csv, .tsv or .txt")
-
-    def emit(out):
-        if kind == "npy":
-            np.save(out, P.astype(np.float32), allow_pickle=False)
-            return
-        out.write((delimiter.join(map(str, classes)) + "\n").encode("utf-8"))
-        row = delimiter.join(["%.9g"] * P.shape[1]) + "\n"  # round-trips float32
-        out.write("".join(row % tuple(r) for r in P.tolist()).encode("ascii"))
-
-    _write(path, emit)
-
-
-def write_predictions(path: str, blocks, classes: list, proba: bool, fmt: str | None = None) -> None:
-    """Predictions a block of probabilities at a time: labels (or, with proba, the probabilities
-    under a header of the class names). Text leaves as each block is done (flushed on stdout);
-    an .npy needs every row first."""
-    kind, delimiter = _output_format(path, fmt)
-    if kind == "npz":
-        what = "probabilities" if proba else "labels"
-        raise DataError(f"{path}: {what} are written as .npy, .csv, .tsv or .txt")
-    names = np.asarray(classes)
-    if kind == "npy":
-        P = np.concatenate(list(blocks))
-        if proba:
-            write_probabilities(path, P, classes, fmt)
-        else:
-            write_labels(path, names[P.argmax(axis=1)], fmt)
-        return
-
-    def emit(out):
-        from . import _core
-
-        if proba:
-            out.write((delimiter.join(map(str, classes)) + "\n").encode("utf-8"))
-        for P in blocks:
-            if proba:  # the shortest text that reads back to each float32
-                out.write(_core.format_text(np.ascontiguousarray(P, dtype=np.float32), delimiter))
-            else:
-                out.write("".join(f"{v}\n" for v in names[P.argmax(axis=1)].tolist()).encode("utf-8"))
-            if path == "-":
-                out.flush()
-
-    _write(path, emit)
-
-
-def _write(path: str, emit) -> None:
-    """emit(binary file) to stdout for "-", else atomically to path."""
-    if path == "-":
-        emit(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-    with atomic_output(path) as out:
-        emit(out)

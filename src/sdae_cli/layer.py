@@ -6,16 +6,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
+from .options import ACTIVATIONS, DECODERS, LOSSES, NOISE_TYPES, OPTIMIZERS
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-DECODERS = ("sigmoid", "linear")
-LOSSES = ("cross-entropy", "mse")
-NOISE_TYPES = ("masking", "gaussian", "salt-pepper", "none")
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-# The user's names for the core's enums: the one place that maps them.
-CORE_ACTIVATION = {name: getattr(_core.Activation, name) for name in ("sigmoid", "tanh", "relu", "linear")}
+# The user's names (options.py) for the core's enums: the one place that maps them.
+CORE_ACTIVATION = {name: getattr(_core.Activation, name) for name in (*ACTIVATIONS, "linear")}
 CORE_LOSS = {"cross-entropy": _core.Loss.cross_entropy, "mse": _core.Loss.squared_error}
 CORE_NOISE = {
     "masking": _core.NoiseType.masking,
@@ -60,6 +54,9 @@ class Layer:
     noise_type: str = "masking"
     noise_level: float = 0.0
     theta: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    # The values the layer's input spans in training (salt-and-pepper noise sets inputs to these
+    # ends); a training-time setting, not stored in the model file.
+    value_range: tuple[float, float] = field(default=(0.0, 1.0), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -80,12 +77,13 @@ class Layer:
         if self.theta.ctypes.data % ALIGNMENT:
             self.theta = aligned_copy(self.theta)
 
-    def __deepcopy__(self, memo) -> "Layer":
+    def __deepcopy__(self, memo) -> Layer:
         return Layer(**self.describe(), theta=self.theta.copy())
 
     def params(self) -> dict[str, np.ndarray]:
         """The parameter blocks by name (W, b, c and, untied, Wd): views into theta."""
-        return {name: self.theta[off : off + int(np.prod(shape))].reshape(shape) for name, off, shape in self.spec.layout()}
+        return {name: self.theta[off:off + int(np.prod(shape))].reshape(shape)
+                for name, off, shape in self.spec.layout()}
 
     @property
     def core_loss(self):

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, _core, resources
-from .chunked import iter_chunks
-from .data import atomic_output, write_npz
-from .errors import ModelError, DataError
+from .data import iter_chunks
+from .errors import DataError, ModelError
 from .layer import ALIGNMENT, Layer, aligned_zeros
 from .scaling import Scaler, check_finite
+from .writing import atomic_output, write_npz
 
 FORMAT_NAME = "sdae-model"
 FORMAT_VERSION = 1
@@ -230,7 +230,7 @@ class SDAE:
             write_npz(f, self.arrays())
 
     @classmethod
-    def load(cls, path: str) -> "SDAE":
+    def load(cls, path: str) -> SDAE:
         """Reads and validates a model file; never unpickles anything."""
         try:
             # Our own handle: np.load leaves its file open when a damaged archive fails to parse.
@@ -260,7 +260,7 @@ class SDAE:
             raise ModelError(f"{path}: not a valid sdae model ({type(e).__name__}: {e})") from None
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SDAE":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SDAE:
         if "meta" not in arrays or arrays["meta"].dtype.kind != "U" or arrays["meta"].shape != ():
             raise ModelError("not an sdae model (no 'meta' entry)")
         meta = json.loads(str(arrays["meta"]))

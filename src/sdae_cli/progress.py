@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .pretraining import Reporter
+from .training.reporter import Reporter
 
 
 def describe_epoch(record: dict) -> str:

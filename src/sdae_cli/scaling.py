@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
+from .options import SCALINGS
 
-SCALINGS = ("auto", "minmax", "standard", "none")
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the core computes in float32: beyond this is infinity
 
 
@@ -21,7 +21,7 @@ class Scaler:
     constant_columns: int = 0  # columns that did not vary when fitted (they scale to 0)
 
     @classmethod
-    def fit(cls, X: np.ndarray, kind: str) -> "Scaler":
+    def fit(cls, X: np.ndarray, kind: str) -> Scaler:
         """Fits on X (rows, n_features). "auto": min-max when X leaves [0, 1], else none."""
         if kind not in SCALINGS:
             raise ValueError(f"unknown scaling {kind!r}; choose one of {', '.join(SCALINGS)}")
@@ -62,7 +62,7 @@ class Scaler:
         return {"scale_shift": self.shift, "scale_scale": self.scale}
 
     @classmethod
-    def from_arrays(cls, kind: str, arrays: dict[str, np.ndarray], n_features: int) -> "Scaler":
+    def from_arrays(cls, kind: str, arrays: dict[str, np.ndarray], n_features: int) -> Scaler:
         if kind == "none":
             return cls("none")
         if kind not in ("minmax", "standard"):

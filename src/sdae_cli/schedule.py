@@ -3,24 +3,12 @@ number alone, so that a resumed run takes the same rates as an uninterrupted one
 
 The names are PyTorch's and Keras's: `exponential` (ExponentialLR / ExponentialDecay: lr·decay^e),
 `cosine` (CosineAnnealingLR / CosineDecay) and `linear` (LinearLR / PolynomialDecay of power 1),
-the last two ending at lr·final on the last epoch.
+the last two ending at lr·final on the last epoch. (The names: options.SCHEDULES; the settings'
+ranges: training/settings.py.)
 """
 from __future__ import annotations
 
 import math
-
-from .errors import ConfigError
-
-SCHEDULES = ("constant", "exponential", "cosine", "linear")
-
-
-def check_schedule(schedule: str, decay: float, final: float) -> None:
-    if schedule not in SCHEDULES:
-        raise ConfigError("lr-schedule", f"{schedule!r} is not one of {', '.join(SCHEDULES)}")
-    if not (math.isfinite(decay) and 0.0 < decay <= 1.0):
-        raise ConfigError("lr-decay", f"must be in (0, 1], got {decay}")
-    if not (math.isfinite(final) and 0.0 < final <= 1.0):
-        raise ConfigError("lr-final", f"must be a fraction of --lr in (0, 1], got {final}")
 
 
 def epoch_lr(lr: float, schedule: str, decay: float, final: float, epoch: int, epochs: int) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from .data import _cell, _is_number, _parse_slowly, _pick_delimiter
+from .data import _parse_slowly, cell, is_number, pick_delimiter
 from .errors import DataError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -69,14 +69,14 @@ def first_lines(head: bytes, wanted: int = SNIFF_LINES + 1) -> tuple[list[tuple[
 def sniff(name: str, lines: list[tuple[int, str]]) -> tuple[Dialect, int]:
     """The dialect of a text matrix from its first non-blank lines, and the number of the line
     the data rows start after (the header's, or 0)."""
-    delimiter = _pick_delimiter([line for _, line in lines[:SNIFF_LINES]])
+    delimiter = pick_delimiter([line for _, line in lines[:SNIFF_LINES]])
     first = lines[0][1].split(delimiter)
     header, skip = None, 0
-    numeric = [_is_number(c) for c in first]
+    numeric = [is_number(c) for c in first]
     if not all(numeric):
-        second_numeric = len(lines) > 1 and all(_is_number(c) for c in lines[1][1].split(delimiter))
+        second_numeric = len(lines) > 1 and all(is_number(c) for c in lines[1][1].split(delimiter))
         if not any(numeric) or second_numeric:
-            header, skip = [_cell(c) for c in first], lines[0][0]
+            header, skip = [cell(c) for c in first], lines[0][0]
     return Dialect(delimiter, len(first), header), skip
 
 
@@ -115,8 +115,8 @@ def decide_line(name: str, raw: bytes, line_no: int, dialect: Dialect) -> np.nda
         where = f"line {line_no}, column {col}"
         if dialect.header is not None and dialect.header[col - 1]:
             where += f' ("{dialect.header[col - 1]}")'
-        cell = _cell(line.split(dialect.delimiter)[col - 1])
-        raise DataError(f"{name}: {where}: {cell[:40]!r} is beyond float32's range (±3.4e38), "
+        shown = cell(line.split(dialect.delimiter)[col - 1])
+        raise DataError(f"{name}: {where}: {shown[:40]!r} is beyond float32's range (±3.4e38), "
                         "which sdae computes in; rescale the data first")
     return values.astype(np.float32)
 

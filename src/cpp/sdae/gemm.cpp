@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "sdae/short_batch.hpp"
 #include "sdae/small_batch.hpp"
@@ -16,45 +18,30 @@ namespace sdae {
 namespace {
 
 #ifdef SDAE_HAVE_OPENBLAS
-// Our threads split the work; OpenBLAS's own pool must not start on top of them.
-const bool kSingleThreadedBlas = [] {
-  scipy_openblas_set_num_threads(1);
-  return true;
-}();
-#endif
+/// OpenBLAS's thread count is one number for the whole process, which threadpoolctl, torch,
+/// OPENBLAS_NUM_THREADS or a notebook may raise at any time. Our threads split every product
+/// themselves, and a multithreaded OpenBLAS called from them stalls and warns on stderr
+/// ("Detect OpenMP Loop"), so each call sets it back to one just before it needs it. This
+/// OpenBLAS (pthreads, NO_AFFINITY) has no thread-local setting; lowering the count is one store,
+/// safe from any thread. The library is sdae's own copy (scipy-openblas32): NumPy and SciPy
+/// carry theirs, whose settings this does not touch.
+void single_threaded_blas() {
+  if (scipy_openblas_get_num_threads() != 1) scipy_openblas_set_num_threads(1);
+}
 
-void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha,
-                float beta) {
-  const Index m = C.rows(), n = C.cols();
-  const Index k = ta ? A.rows() : A.cols();
-  if (m == 0 || n == 0) return;
-  // A batch on the left: the register tiles, which read B where it lies (see short_batch.hpp).
-  // Against OpenBLAS on one core at (b, 784) x (784, 500): C = A B 179 against 117 GFLOP/s at
-  // 32 rows and 173 against 159 at 128 (a dA step at batch 128: 285 -> 307 GFLOP/s); C = A B^T
-  // 142 against 97 at 32 rows, and from 33 rows, in the transposed A B form, 182 against 117
-  // at 48 and 181 against 150 at 128 (at (b, 512) x (784, 512)^T).
-  const bool tiles = kShortTiles && !ta && alpha == 1.0f && beta == 0.0f && n >= 16 && m > kSmallBatch;
-  if (tiles && m <= kTimesRows) {
-    tb ? short_times_transpose(C, A, B) : short_times(C, A, B);
-    return;
-  }
-  // An SGD update from a short batch, C += alpha A^T B with A and B of k <= 64 rows: one pass
-  // over C (a dA step's update, and fine-tuning's to every weight matrix).
-  if (kShortTiles && ta && !tb && beta == 1.0f && k <= kUpdateRows && n >= 16) {
-    short_rank_update(C, alpha, A, B);
-    return;
-  }
-#ifdef SDAE_HAVE_OPENBLAS
-  (void)kSingleThreadedBlas;
-  // OpenBLAS wins on products with two long sides; with a short one (a batch of 16) Eigen does.
-  if (std::min(m, k) >= 32 && n >= 64) {
-    scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+void blas_gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha,
+               float beta) {
+  const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
+  single_threaded_blas();
+  scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, A.data(),
                     static_cast<blasint>(A.outerStride()), B.data(), static_cast<blasint>(B.outerStride()), beta,
                     C.data(), static_cast<blasint>(C.outerStride()));
-    return;
-  }
+}
 #endif
+
+void eigen_gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha,
+                float beta) {
   if (beta == 0.0f) C.setZero();
   else if (beta != 1.0f) C *= beta;
   if (ta && tb) C.noalias() += alpha * (A.transpose() * B.transpose());
@@ -63,72 +50,157 @@ void gemm_block(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrix
   else C.noalias() += alpha * (A * B);
 }
 
-/// Splits an (m, n) output between up to num_threads threads when `work` multiply-adds are worth
-/// a team, and calls block(i0, i1, by_rows) for each share: rows [i0, i1) of the output (by_rows)
-/// or its columns.
+/// Whether `kernel` computes C = alpha op(A) op(B) + beta C in this form.
+bool computes(Kernel kernel, bool ta, bool tb, float alpha, float beta) {
+  const bool times = !ta && alpha == 1.0f && beta == 0.0f;  // C = A op(B)
+  const bool update = ta && !tb && beta == 1.0f;            // C += alpha A^T B
+  switch (kernel) {
+    case Kernel::eigen:
+    case Kernel::blas: return true;
+    case Kernel::small_times:
+    case Kernel::short_times: return times && !tb;
+    case Kernel::small_times_transpose:
+    case Kernel::short_times_transpose: return times && tb;
+    case Kernel::small_rank_update:
+    case Kernel::short_rank_update: return update;
+    case Kernel::short_momentum_update: return false;  // two outputs: momentum_update only
+  }
+  return false;
+}
+
+/// Splits an (m, n) output between the threads product_threads gives a product of inner size k,
+/// and calls block(i0, w, by_rows) for each share: w rows of the output from i0 (by_rows), or w
+/// columns. Shares start on multiples of 16, so that no two threads share a cache line of it; a
+/// smaller team than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several shares a thread.
 template <class Block>
-void split_output(Index m, Index n, long work, int num_threads, Block&& block) {
-  // Below ~2M multiply-adds a team costs more than it saves (and waits on a busy machine).
-  // A tall C is split by rows (each thread packs its own rows of A), a wide one by columns.
+void split_output(Index m, Index n, Index k, int num_threads, Block&& block) {
+  // A tall output is split by rows (each thread packs its own rows of A), a wide one by columns.
   const bool by_rows = m >= n;
-  int T = work >= (1L << 21) ? resolve_threads(num_threads) : 1;
-  T = static_cast<int>(std::min<Index>(T, std::max<Index>(1, (by_rows ? m : n) / 64)));
+  const int T = product_threads(m, n, k, by_rows, num_threads);
   if (T == 1) {
     block(Index{0}, by_rows ? m : n, by_rows);
     return;
   }
+  const std::vector<Index> bounds = slice_bounds(by_rows ? m : n, T);
   ParallelErrors errors;
 #pragma omp parallel num_threads(T)
   errors.run([&] {
-    // Blocks on multiples of 16, so that no two threads share a cache line of C. A smaller team
-    // than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC) takes several blocks a thread.
-    const Index size = by_rows ? m : n;
-    for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads()) {
-      const Index i0 = std::min(size, (size * s / T + 15) / 16 * 16);
-      const Index i1 = s + 1 == T ? size : std::min(size, (size * (s + 1) / T + 15) / 16 * 16);
-      if (i1 > i0) block(i0, i1, by_rows);
-    }
+    for (int s = omp_get_thread_num(); s < T; s += omp_get_num_threads())
+      if (bounds[s + 1] > bounds[s]) block(bounds[s], bounds[s + 1] - bounds[s], by_rows);
   });
   errors.rethrow();
 }
 
 }  // namespace
 
+bool have_short_tiles() {
+#ifdef SDAE_SHORT_TILES
+  return true;
+#else
+  return false;
+#endif
+}
+
+Kernel choose_kernel(Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta, Index step_batch) {
+  const bool times = !ta && alpha == 1.0f && beta == 0.0f;  // C (m, n) = A (m, k) op(B)
+  const bool update = ta && !tb && beta == 1.0f;            // C += alpha A^T B, A (k, m), B (k, n)
+  // A dA step of a few rows: the streaming loops (small_batch.hpp) for its products and its SGD
+  // update; its gradient (beta 0) goes on below.
+  if (step_batch > 0 && step_batch <= kSmallBatch) {
+    if (times) return tb ? Kernel::small_times_transpose : Kernel::small_times;
+    if (update) return Kernel::small_rank_update;
+  }
+#ifdef SDAE_SHORT_TILES
+  // A short batch on the left: the register tiles, which read B where it lies. An SGD update
+  // from a short batch: one pass over C (a dA step's update, fine-tuning's to every weight).
+  if (times && n >= 16 && m > kSmallBatch && m <= kTimesRows)
+    return tb ? Kernel::short_times_transpose : Kernel::short_times;
+  if (update && k <= kUpdateRows && n >= 16) return Kernel::short_rank_update;
+#endif
+#ifdef SDAE_HAVE_OPENBLAS
+  // OpenBLAS wins on products with two long sides; with a short one (a batch of 16) Eigen does.
+  if (std::min(m, k) >= 32 && n >= 64) return Kernel::blas;
+#endif
+  (void)k;
+  return Kernel::eigen;
+}
+
+const char* kernel_name(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::eigen: return "eigen";
+    case Kernel::blas: return "blas";
+    case Kernel::small_times: return "small_times";
+    case Kernel::small_times_transpose: return "small_times_transpose";
+    case Kernel::small_rank_update: return "small_rank_update";
+    case Kernel::short_times: return "short_times";
+    case Kernel::short_times_transpose: return "short_times_transpose";
+    case Kernel::short_rank_update: return "short_rank_update";
+    case Kernel::short_momentum_update: return "short_momentum_update";
+  }
+  return "?";
+}
+
+void run_kernel(Kernel kernel, MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb,
+                float alpha, float beta) {
+  if (!computes(kernel, ta, tb, alpha, beta))
+    throw std::invalid_argument(std::string(kernel_name(kernel)) + " does not compute this form of product");
+  switch (kernel) {
+    case Kernel::eigen: eigen_gemm(C, A, ta, B, tb, alpha, beta); return;
+    case Kernel::small_times: small_times(C, A, B); return;
+    case Kernel::small_times_transpose: small_times_transpose(C, A, B); return;
+    case Kernel::small_rank_update: small_rank_update(C, alpha, A, B); return;
+#ifdef SDAE_HAVE_OPENBLAS
+    case Kernel::blas: blas_gemm(C, A, ta, B, tb, alpha, beta); return;
+#endif
+#ifdef SDAE_SHORT_TILES
+    case Kernel::short_times: short_times(C, A, B); return;
+    case Kernel::short_times_transpose: short_times_transpose(C, A, B); return;
+    case Kernel::short_rank_update: short_rank_update(C, alpha, A, B); return;
+#endif
+    default: break;
+  }
+  throw std::invalid_argument(std::string(kernel_name(kernel)) + " is not in this build");
+}
+
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
-          int num_threads) {
-  const Index m = C.rows(), n = C.cols();
-  const long work = static_cast<long>(m) * n * (ta ? A.rows() : A.cols());
-  split_output(m, n, work, num_threads, [&](Index i0, Index i1, bool by_rows) {
-    if (i0 == 0 && i1 == (by_rows ? m : n)) {
-      gemm_block(C, A, ta, B, tb, alpha, beta);
-    } else if (by_rows) {
-      const ConstMatrixRef Ab = ta ? ConstMatrixRef(A.middleCols(i0, i1 - i0)) : ConstMatrixRef(A.middleRows(i0, i1 - i0));
-      gemm_block(C.middleRows(i0, i1 - i0), Ab, ta, B, tb, alpha, beta);
-    } else {
-      const ConstMatrixRef Bb = tb ? ConstMatrixRef(B.middleRows(i0, i1 - i0)) : ConstMatrixRef(B.middleCols(i0, i1 - i0));
-      gemm_block(C.middleCols(i0, i1 - i0), A, ta, Bb, tb, alpha, beta);
-    }
+          int num_threads, Index step_batch) {
+  const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
+  if (m == 0 || n == 0) return;
+  split_output(m, n, k, num_threads, [&](Index i0, Index w, bool by_rows) {
+    MatrixRef Cb = by_rows ? MatrixRef(C.middleRows(i0, w)) : MatrixRef(C.middleCols(i0, w));
+    const ConstMatrixRef Ab = !by_rows ? A : ta ? ConstMatrixRef(A.middleCols(i0, w)) : ConstMatrixRef(A.middleRows(i0, w));
+    const ConstMatrixRef Bb = by_rows ? B : tb ? ConstMatrixRef(B.middleRows(i0, w)) : ConstMatrixRef(B.middleCols(i0, w));
+    run_kernel(choose_kernel(Cb.rows(), Cb.cols(), k, ta, tb, alpha, beta, step_batch), Cb, Ab, ta, Bb, tb, alpha,
+               beta);
   });
+}
+
+Kernel momentum_kernel(Index m, Index n, Index k, float alpha, float mu) {
+#ifdef SDAE_SHORT_TILES
+  if (k <= kUpdateRows && n >= 16) return Kernel::short_momentum_update;
+#endif
+  return choose_kernel(m, n, k, true, false, alpha, mu);
 }
 
 void momentum_update(MatrixRef T, MatrixRef V, const ConstMatrixRef& A, const ConstMatrixRef& B, float alpha, float mu,
                      int num_threads) {
-  const Index m = T.rows(), n = T.cols();
-  const long work = static_cast<long>(m) * n * A.rows();
-  // One pass over V and T from a short batch; else the product into V, then a pass adding it.
-  const bool tiles = kShortTiles && A.rows() <= kUpdateRows && n >= 16;
-  split_output(m, n, work, num_threads, [&](Index i0, Index i1, bool by_rows) {
-    const Index w = i1 - i0;
+  const Index m = T.rows(), n = T.cols(), k = A.rows();
+  if (m == 0 || n == 0) return;
+  const bool fused = momentum_kernel(m, n, k, alpha, mu) == Kernel::short_momentum_update;
+  split_output(m, n, k, num_threads, [&](Index i0, Index w, bool by_rows) {
     MatrixRef Tb = by_rows ? MatrixRef(T.middleRows(i0, w)) : MatrixRef(T.middleCols(i0, w));
     MatrixRef Vb = by_rows ? MatrixRef(V.middleRows(i0, w)) : MatrixRef(V.middleCols(i0, w));
     const ConstMatrixRef Ab = by_rows ? ConstMatrixRef(A.middleCols(i0, w)) : A;
     const ConstMatrixRef Bb = by_rows ? B : ConstMatrixRef(B.middleCols(i0, w));
-    if (tiles) {
+#ifdef SDAE_SHORT_TILES
+    if (fused) {
       short_momentum_update(Tb, Vb, mu, alpha, Ab, Bb);
-    } else {
-      gemm_block(Vb, Ab, true, Bb, false, alpha, mu);
-      Tb += Vb;
+      return;
     }
+#endif
+    (void)fused;
+    run_kernel(choose_kernel(Vb.rows(), Vb.cols(), k, true, false, alpha, mu), Vb, Ab, true, Bb, false, alpha, mu);
+    Tb += Vb;
   });
 }
 

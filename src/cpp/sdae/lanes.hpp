@@ -1,8 +1,8 @@
 // A 16-float vector for the hand-fused loops. With AVX-512 it is one register, a GCC/Clang
 // vector extension, and the compiler keeps a loop's accumulators in registers. Elsewhere it is
 // a pair of 8-float (AVX) or four 4-float (SSE, NEON) vectors with the same operations: there a
-// 64-byte vector extension has no machine mode, and GCC kept every one of them in memory (an
-// AVX2 build ran batch 1 at 38 GFLOP/s so, 110 with the pair).
+// 64-byte vector extension has no machine mode, and GCC kept every one of them in memory
+// (bench/README.md has what that cost).
 #pragma once
 #include <cstring>
 

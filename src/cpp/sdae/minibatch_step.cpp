@@ -9,23 +9,11 @@
 #include "sdae/activations.hpp"
 #include "sdae/gemm.hpp"
 #include "sdae/loss.hpp"
-#include "sdae/small_batch.hpp"
 #include "sdae/sum_rows.hpp"
 #include "sdae/threads.hpp"
 
 namespace sdae {
 namespace {
-
-/// Threads worth using for a layer. Each step costs two barriers; a team only pays when each
-/// thread gets a good ~100 us of work, or on a busy machine every barrier waits on the scheduler.
-/// Small batches stream the weights from memory (slow per multiply-add), so they split sooner.
-int step_threads(const LayerSpec& spec, Index max_batch, int num_threads) {
-  const int n = resolve_threads(num_threads);
-  const long work = static_cast<long>(max_batch) * spec.n_in * spec.n_hidden;
-  const long enough = max_batch <= kSmallBatch ? (1L << 19) : (1L << 21);
-  if (work < enough) return 1;
-  return static_cast<int>(std::max<Index>(1, std::min<Index>(n, spec.n_hidden / 32)));
-}
 
 /// target -= lr * value (sgd_update) or grad_target = value (gradient).
 template <class T, class G, class V>
@@ -36,30 +24,27 @@ void apply(StepMode mode, float lr, T&& target, G&& grad_target, const V& value)
     grad_target.noalias() = value;
 }
 
-/// target -= lr * op(A) op(B) (sgd_update) or grad_target = op(A) op(B) (gradient).
+/// target -= lr * A^T B (sgd_update) or grad_target = A^T B (gradient), for a step of b rows.
+/// @param target, grad_target (n, m)  @param A (k, n)  @param B (k, m)
 void apply_product(StepMode mode, float lr, MatrixRef target, MatrixRef grad_target, const ConstMatrixRef& A,
-                   bool ta, const ConstMatrixRef& B, bool tb) {
+                   const ConstMatrixRef& B, Index b) {
   if (mode == StepMode::sgd_update)
-    gemm(target, A, ta, B, tb, -lr, 1.0f, 1);
+    gemm(target, A, true, B, false, -lr, 1.0f, 1, b);
   else
-    gemm(grad_target, A, ta, B, tb, 1.0f, 0.0f, 1);
+    gemm(grad_target, A, true, B, false, 1.0f, 0.0f, 1, b);
 }
 
-/// out = A M, or A M^T, for a batch of A.rows(): the streaming loops for a few rows, else gemm
-/// (which takes the register tiles for short batches; one thread: we are inside the step's split).
+/// out = A M, or A M^T, for a step of A.rows() rows (one thread: we are inside the step's split).
+/// @param out (b, n)  @param A (b, m)  @param M (m, n), or (n, m) with transpose
 void times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M, bool transpose) {
-  const Index b = A.rows();
-  if (b <= kSmallBatch)
-    transpose ? small_times_transpose(out, A, M) : small_times(out, A, M);
-  else
-    gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1);
+  gemm(out, A, false, M, transpose, 1.0f, 0.0f, 1, A.rows());
 }
 
 }  // namespace
 
 StepWorkspace::StepWorkspace(const LayerSpec& spec, Index max_batch, int num_threads, bool double_buffered)
     : max_batch_(max_batch),
-      threads_(step_threads(spec, max_batch, num_threads)),
+      threads_(step_threads(spec.n_in, spec.n_hidden, max_batch, num_threads)),
       X_{RowMatrixF(max_batch, spec.n_in), RowMatrixF(double_buffered ? max_batch : 0, spec.n_in)},
       XD_{RowMatrixF(2 * max_batch, spec.n_in), RowMatrixF(double_buffered ? 2 * max_batch : 0, spec.n_in)},
       DH_(2 * max_batch, spec.n_hidden),
@@ -137,22 +122,14 @@ double minibatch_step(const LayerSpec& spec, Loss loss, float* theta, Index b, S
     auto hidden_sum = ws.hidden_sum_.segment(j0, w);
     sum_rows(D1s, hidden_sum);
     apply(mode, lr, bias.segment(j0, w), gb.segment(j0, w), hidden_sum);
-    // An SGD update goes straight into W: for a few rows the streaming loops, else gemm, which
-    // takes the register tiles for short batches (they beat OpenBLAS here, 182 -> 196 GFLOP/s at
-    // batch 16, because the step's earlier products left this block of W in L2).
-    if (b <= kSmallBatch && mode == StepMode::sgd_update) {
-      if (spec.tied) {
-        small_rank_update(W.middleCols(j0, w), -lr, XD, DH.middleCols(j0, w));
-      } else {
-        small_rank_update(W.middleCols(j0, w), -lr, Xt, D1s);
-        small_rank_update(Wd.middleRows(j0, w), -lr, Hs, D2);
-      }
-    } else if (spec.tied) {
+    // An SGD update goes straight into W, on the kernel gemm chooses for a step of b rows (the
+    // step's earlier products left this block of W in cache, which the short kernels exploit).
+    if (spec.tied) {
       // dL/dW = Xt^T D1 + D2^T H = [Xt; D2]^T [D1; H]
-      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD, true, DH.middleCols(j0, w), false);
+      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), XD, DH.middleCols(j0, w), b);
     } else {
-      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt, true, D1s, false);
-      apply_product(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs, true, D2, false);
+      apply_product(mode, lr, W.middleCols(j0, w), gW.middleCols(j0, w), Xt, D1s, b);
+      apply_product(mode, lr, Wd.middleRows(j0, w), gWd.middleRows(j0, w), Hs, D2, b);
     }
   };
 

@@ -28,12 +28,6 @@ namespace {
 /// decode sums to the update that reuses them.
 constexpr int kRows = 4;
 
-/// Layers with fewer weights than this train on one thread: a step then takes a few
-/// microseconds, and the barrier a team pays per step eats most of the gain (measured on
-/// 2 cores, quiet: 128x256 runs 1.18x faster on two threads, 256x256 1.47x, 256x512 1.51x,
-/// 784x500 1.84x; on a busy machine a barrier can cost more than such a step).
-constexpr long kSplitWeights = 1L << 17;
-
 /// N floats as an Eigen array (used through Maps), for the loss: Eigen vectorises its exp and log.
 template <int N>
 using Lane = Eigen::Array<float, N, 1>;
@@ -47,8 +41,8 @@ class PaddedRows {
   /// Rows for the hidden-sized vectors of a step, each written by one thread and read by all,
   /// 16 KB apart: a core writing to the end of its row runs on, prefetching the next
   /// lines and pages, and takes the other thread's row from under it while that is being
-  /// written. With rows back to back, the thread that wrote the second row ran 20% slower at
-  /// 1000 hidden units and the other waited for it at every barrier.
+  /// written. With rows back to back, the thread that wrote the second row ran slower and the
+  /// other waited for it at every barrier.
   static PaddedRows paged(Index rows, Index cols) {
     const Index page = 4096 / sizeof(float), guard = 4 * page;
     return PaddedRows(rows, cols, (cols + page - 1) / page * page + guard);
@@ -146,14 +140,6 @@ void backprop_update_rows(float* Wr, Index n, const float* alpha, const float* d
   for (int r = 0; r < RN; ++r) ahead_dot[r] = L16::sum(acc[r]);
 }
 
-/// Threads for a layer: each gets at least kSplitWeights / 2 weights and 64 rows of W.
-int online_threads(const LayerSpec& spec, int num_threads) {
-  const Index weights = spec.n_in * spec.n_hidden;
-  if (weights < kSplitWeights) return 1;
-  const Index most = std::min<Index>(spec.n_in / 64, weights / (kSplitWeights / 2));
-  return static_cast<int>(std::max<Index>(1, std::min<Index>(resolve_threads(num_threads), most)));
-}
-
 }  // namespace
 
 bool online_sgd_applies(const LayerSpec& spec, const TrainSpec& train) {
@@ -181,7 +167,7 @@ double online_sgd_epoch(const LayerSpec& spec, const TrainSpec& train, float* th
   // all slices itself, in slice order, into its own copies of h, dh and b, so results do not
   // depend on the team size. Two buffers, because a thread may start writing step k+1's sums
   // while another still reads step k's.
-  const int T = online_threads(spec, train.num_threads);
+  const int T = online_threads(n_in, n_h, train.num_threads);
   const std::vector<Index> rows = slice_bounds(n_in, T, kRows);  // on whole blocks of rows
   PaddedRows P = PaddedRows::paged(2 * T, n_h), Q = PaddedRows::paged(2 * T, n_h), H = PaddedRows::paged(T, n_h),
              DH = PaddedRows::paged(T, n_h), B = PaddedRows::paged(T, n_h);

@@ -17,7 +17,7 @@ void validate(const OptimizerSpec& opt) {
 
 void apply_update(const OptimizerSpec& opt, float* theta, const float* grad, float* m, float* v,
                   Index P, std::int64_t step, int num_threads) {
-  const int nt = P >= kParallelMinElements ? resolve_threads(num_threads) : 1;
+  const int nt = ThreadScope(num_threads).for_elements(P);
   const float lr = opt.lr;
   switch (opt.kind) {
     case Optimizer::sgd:

@@ -7,9 +7,10 @@
 
 #include "sdae/lanes.hpp"
 
-#ifdef __AVX512F__
-#include <immintrin.h>
+#ifndef SDAE_SHORT_TILES
+#error "short_batch.cpp needs AVX-512 (CMakeLists.txt compiles it only then)"
 #endif
+#include <immintrin.h>
 
 namespace sdae {
 namespace {
@@ -35,7 +36,6 @@ float* aligned_block(std::vector<float>& buf, Index n) {
   return buf.data() + (past_line == 0 ? 0 : (64 - past_line) / sizeof(float));
 }
 
-#ifdef __AVX512F__
 /// r[j] <- column j of the 16 x 16 block whose rows are r: four rounds of shuffles (32, 64,
 /// 128, 256-bit pieces), 64 in all.
 [[gnu::always_inline]] inline void transpose16(__m512 (&r)[16]) {
@@ -63,13 +63,10 @@ float* aligned_block(std::vector<float>& buf, Index n) {
   for (int i = 0; i < 16; i += 4) std::swap(r[i + 1], r[i + 2]);
 }
 
-#endif
-
-/// dst (cols x rows, row stride ldd) = src^T (rows x cols, row stride lds): with AVX-512, 16 x 16
-/// blocks in registers; element by element at the edges (and without).
+/// dst (cols, rows), row stride ldd = src^T, src (rows, cols), row stride lds: 16 x 16 blocks in
+/// registers, element by element at the edges.
 void transpose_into(const float* src, Index rows, Index cols, Index lds, float* dst, Index ldd) {
   Index i0 = 0, j0 = 0;
-#ifdef __AVX512F__
   for (; i0 + 16 <= rows; i0 += 16)
     for (j0 = 0; j0 + 16 <= cols; j0 += 16) {
       __m512 r[16];
@@ -77,14 +74,12 @@ void transpose_into(const float* src, Index rows, Index cols, Index lds, float* 
       transpose16(r);
       for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + (j0 + j) * ldd + i0, r[j]);
     }
-#endif
   for (Index i = 0; i < rows; ++i)
     for (Index j = i < i0 ? j0 : 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
 }
 
 /// V^T into this thread's aligned buffer, `width` >= b floats a row, zero beyond V's rows: the
-/// batch along a vector (aligned, a decode of 16 rows went from 130 to 160 GFLOP/s).
-/// @param V (b, m)
+/// batch along a vector, each vector on a cache line. @param V (b, m)  @return (m, width)
 const float* transposed(const ConstMatrixRef& V, Index width) {
   thread_local std::vector<float> buffer;
   const Index b = V.rows(), m = V.cols();
@@ -110,7 +105,7 @@ void prefetch_block(const float* p) {
   __builtin_prefetch(p + 16 * V - 1, kWrite);
 }
 
-/// Stores an R x 16 V tile at out: all of it, or with kPart, its columns from keep_from on. (A
+/// Stores an (R, 16 V) tile at out (row stride ldo): all of it, or with kPart, its columns from keep_from on. (A
 /// template flag: with the partial store in the same code, GCC kept the accumulators in memory.)
 template <int R, int V, bool kPart>
 [[gnu::always_inline]] inline void store_tile(float* out, Index ldo, const L16::type (&acc)[R][V], int keep_from) {
@@ -127,8 +122,7 @@ template <int R, int V, bool kPart>
     }
 }
 
-#ifdef __AVX512F__
-/// Stores the R x 16 V tile transposed: row l of out (stride ldo) gets the tile's column l,
+/// Stores the (R, 16 V) tile transposed, as (16 V, R) at out: row l of out (stride ldo) gets the tile's column l,
 /// R floats; with kPart, only the rows from keep_from on.
 template <int R, int V, bool kPart>
 [[gnu::always_inline]] inline void store_tile_transposed(float* out, Index ldo, const L16::type (&acc)[R][V],
@@ -142,7 +136,6 @@ template <int R, int V, bool kPart>
         _mm512_mask_storeu_ps(out + (16 * v + l) * ldo, static_cast<__mmask16>((1u << R) - 1), r[l]);
   }
 }
-#endif
 
 /// f(V, c, keep_from) over the columns [0, m), m >= 16, in blocks of 16 V columns from c: of 48
 /// while they fit, then the rest as one block ending at m, which overlaps the block before and
@@ -170,6 +163,8 @@ void for_column_blocks(Index m, F&& f) {
 /// coefficients of its k, broadcast from A's rows. (Three vectors wide, the FMAs outnumber the
 /// loads, broadcasts included.) Out of line, like update_tile: inlined into the loops over
 /// tiles, GCC spilled the accumulators.
+/// @param out (R, 16 V), or (16 V, R) with kTransposed, of row stride ldo
+/// @param A (R, n) of row stride lda  @param M (n, 16 V) of row stride ldm
 template <int R, int V, bool kPart, bool kTransposed = false>
 [[gnu::noinline]] void column_tile(float* out, Index ldo, const float* A, Index lda, const float* M, Index ldm,
                                    Index n, int keep_from) {
@@ -182,19 +177,16 @@ template <int R, int V, bool kPart, bool kTransposed = false>
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) acc[r][v] += A[r * lda + k] * mv[v];
   }
-#ifdef __AVX512F__
   if constexpr (kTransposed) {
     store_tile_transposed<R, V, kPart>(out, ldo, acc, keep_from);
     return;
   }
-#else
-  static_assert(!kTransposed, "transposed stores need AVX-512");
-#endif
   store_tile<R, V, kPart>(out, ldo, acc, keep_from);
 }
 
 /// acc (R rows of M, 16 NV batch rows) = sum_j M(r, j) vt[j]: the batch runs along the vector,
-/// the weights are broadcast, so no horizontal sums. @param vt (m, 16 NV)  @param acc (R, 16 NV)
+/// the weights are broadcast, so no horizontal sums. @param vt (m, 16 NV)
+/// @param M (R, m) of row stride ldm  @param acc_out (R, 16 NV)
 template <int R, int NV>
 void transpose_tile(const float* vt, const float* M, Index ldm, Index m, float* acc_out) {
   L16::type acc[R][NV] = {};
@@ -210,6 +202,8 @@ void transpose_tile(const float* vt, const float* M, Index ldm, Index m, float* 
     for (int k = 0; k < NV; ++k) L16::store(acc_out + r * 16 * NV + 16 * k, acc[r][k]);
 }
 
+/// out = V M^T with the batch along the vectors, for b <= 16 NV.
+/// @param out (b, n)  @param V (b, m)  @param M (n, m)
 template <int NV>
 void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M) {
   constexpr Index width = 16 * NV;
@@ -225,16 +219,17 @@ void times_transpose_rows(MatrixRef out, const ConstMatrixRef& V, const ConstMat
 }
 
 /// M (R rows, 16 V columns) += sum_s at[s R + r] B_s: the rows' coefficients for step s side by
-/// side; only the columns from keep_from on are written back. M is loaded first: 150 GFLOP/s,
-/// where summing from zero and adding M at the end measured 132. kMomentum: M is a velocity,
-/// M = mu M + sum_s ..., then T (row stride ldt) += M, in the same pass over both.
-/// @param rows_left rows of M from this tile's first to M's end  @param B rows of stride ldb
+/// side; only the columns from keep_from on are written back. M is loaded first (faster than
+/// summing from zero and adding M at the end). kMomentum: M is a velocity, M = mu M + sum_s ...,
+/// then T (row stride ldt) += M, in the same pass over both.
+/// @param M, T (R, 16 V) of row strides ldm, ldt  @param at (k R)  @param B (k, 16 V) of row stride ldb
+/// @param rows_left rows of M from this tile's first to M's end
 template <int R, int V, bool kPart, bool kMomentum = false>
 [[gnu::noinline]] void update_tile(float* M, Index ldm, Index rows_left, const float* at, Index k, const float* B,
                                    Index ldb, int keep_from, float* T = nullptr, Index ldt = 0, float mu = 0.0f) {
   // At least one step, and no branches between the loads: with a path that skips the loop, or
   // prefetches between the loads, GCC kept a copy of acc on the stack and stored the tile
-  // through it (the update's phase of a batch-16 step measured 2% shorter without).
+  // through it, and the update ran slower.
   if (k <= 0) return;
   for (Index r = 0; r < R && r + kAhead < rows_left; ++r) {
     prefetch_block<V, 1>(M + (r + kAhead) * ldm);
@@ -261,10 +256,10 @@ template <int R, int V, bool kPart, bool kMomentum = false>
 
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
 /// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
-/// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows. Fine-tuning at batch 32,
-/// whose layers (2 MB a thread) are not in L2 when a step comes to them, went from 270 to 285
-/// GFLOP/s so, against one tile of rows at a time across all of M. The last panel takes the
-/// rest (240 to 479 columns; all m when m < 480).
+/// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows, which matters when M is not
+/// in L2 already (fine-tuning's layers). The last panel takes the rest (240 to 479 columns; all
+/// m when m < 480). @param out (b, m), or (m, b) with kTransposed, of row stride ldo
+/// @param A (b, n)  @param M (n, m)
 template <bool kTransposed>
 void times_tiles(float* out, Index ldo, const ConstMatrixRef& A, const ConstMatrixRef& M) {
   const Index b = A.rows(), n = M.rows(), m = M.cols();
@@ -298,23 +293,15 @@ void short_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M
 
 void short_times_transpose(MatrixRef out, const ConstMatrixRef& V, const ConstMatrixRef& M) {
   const Index b = V.rows();
-#ifdef __AVX512F__
   if (b > kShortBatch) {
     // A longer batch along the vectors would not fit the registers: out^T = M V^T instead, the
-    // tiles' A B form with M's rows broadcast, each tile stored transposed (at 128 x 512 by
-    // 784 x 512: 181 GFLOP/s, where OpenBLAS's A B^T ran at 150).
+    // tiles' A B form with M's rows broadcast, each tile stored transposed.
     const Index ld = (b + 15) / 16 * 16;
     times_tiles<true>(out.data(), out.outerStride(), M,
                       Eigen::Map<const RowMatrixF, 0, Eigen::OuterStride<>>(transposed(V, ld), V.cols(), b,
                                                                             Eigen::OuterStride<>(ld)));
     return;
   }
-#else
-  if (b > kShortBatch) {  // (gemm does not come here without AVX-512)
-    out.noalias() = V * M.transpose();
-    return;
-  }
-#endif
   if (b <= 16)
     times_transpose_rows<1>(out, V, M);
   else
@@ -341,8 +328,7 @@ void for_update_tiles(Index n, Index m, float alpha, const ConstMatrixRef& A, co
       for (Index r = 0; r < kR; ++r) at[i0 * k + kR * s + r] = alpha * a[s * lda + i0 + r];
   });
   // Column blocks outside, rows inside: the block's k rows of B (6 KB at k = 32) stay in L1
-  // while M streams by. They are copied to an aligned block first, which made the backward
-  // phase of a batch-16 step 4% shorter: B's rows (a dA step's [D1; H], 1,000 floats a row)
+  // while M streams by. They are copied to an aligned block first: B's rows (a dA step's [D1; H], 1,000 floats a row)
   // start mid-line every other row, and M's stores no longer share address bits with B's loads.
   thread_local std::vector<float> packed;
   float* bp = aligned_block(packed, k * 48);

@@ -1,14 +1,12 @@
-// Products for minibatches of a few rows, written to stream the weight block once per pass.
-// Eigen's GEMM packs its operands for every call, which at 1-4 rows costs more than the
-// arithmetic; these loops walk the weights row by row instead (vectorised along the row).
+// Products for dA steps of a few rows (gemm.hpp's kSmallBatch), written to stream the weight
+// block once per pass. Eigen's GEMM packs its operands for every call, which at 1-4 rows costs
+// more than the arithmetic; these loops walk the weights row by row instead (vectorised along
+// the row). gemm.hpp's choose_kernel says which products come here.
 #pragma once
 #include "sdae/activations.hpp"
 #include "sdae/types.hpp"
 
 namespace sdae {
-
-/// Batches up to this many rows take the loops below.
-constexpr Index kSmallBatch = 4;
 
 /// out = coef M. @param out (b, m)  @param coef (b, n)  @param M (n, m)
 /// Zero coefficients (masked inputs) skip their row of M.

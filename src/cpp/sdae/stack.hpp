@@ -32,6 +32,12 @@ struct StackSpec {
 
   Index size() const;
   Index n_in() const { return layers.front().n_in; }
+  /// Where layer j's weights M_j (n_in, n_out) start in theta; its bias (n_out) follows them.
+  Index weight_offset(size_t j) const {
+    Index at = 0;
+    for (size_t i = 0; i < j; ++i) at += layers[i].n_in * layers[i].n_out + layers[i].n_out;
+    return at;
+  }
   Index n_out() const { return layers.back().n_out; }
 };
 

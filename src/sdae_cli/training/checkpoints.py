@@ -1,5 +1,6 @@
 """Checkpoints of an unfinished training run: written atomically as plain .npz (nothing
-pickled), read back to resume with the same result as an uninterrupted run."""
+pickled), read back to resume with the same result as an uninterrupted run. `Saver` is what a
+run holds: where it saves, and the check that a checkpoint is resumed by the same run."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__
-from .data import atomic_output, write_npz
-from .errors import SdaeError, TrainingError
+from .. import __version__
+from ..errors import SdaeError
+from ..writing import atomic_output, write_npz
+from .settings import check_resumable
 
 FORMAT_NAME = "sdae-checkpoint"
 FORMAT_VERSION = 1
@@ -73,36 +75,47 @@ def load(path: str, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def run_epochs(state, one_epoch, keep_going, save, every: int, interrupted) -> None:
-    """Epochs while keep_going(): each starts from a snapshot of `state`, so that Ctrl-C/SIGTERM
-    (KeyboardInterrupt) or divergence (TrainingError) leave the last finished epoch, which is
-    saved before the error goes on (interrupted() makes the message); every `every` epochs are
-    saved too. state needs snapshot(), rewind(snap) and epoch."""
-    while True:
-        snap = None  # set while an epoch is under way: what a stop must undo
-        try:
-            if not keep_going():
-                break
-            snap = state.snapshot()
-            try:
-                one_epoch()
-            except TrainingError:
-                state.rewind(snap)
-                save()
-                raise
-            snap = None
-            if every and state.epoch % every == 0:
-                save()
-        except KeyboardInterrupt:
-            # Wherever the signal lands (in an epoch, between epochs, or while a checkpoint is
-            # written: the write is atomic, the old file stays until the new one is whole), undo
-            # the unfinished epoch, save the last finished one, and stop with the resume hint.
-            if snap is not None:
-                state.rewind(snap)
-            save()
-            raise interrupted() from None
-
-
 def remove(path: str | None) -> None:
     if path and os.path.exists(path):
         os.unlink(path)
+
+
+def saved_settings(path: str, kind: str) -> dict:
+    """The settings the run saved in checkpoint `path` was started with."""
+    return load(path, kind)[0]["config"]
+
+
+class Saver:
+    """The checkpoints of one run: where and how often it saves (`checkpointing`, None: never),
+    and what makes a checkpoint this run's: the job (kind, and `job` details such as the target),
+    a digest of its data and its settings, of which only the RESUMABLE may differ on resuming."""
+
+    def __init__(self, checkpointing: Checkpointing | None, kind: str, settings: dict, fingerprint: str | None,
+                 job: dict | None = None):
+        self.checkpointing, self.kind, self.settings = checkpointing, kind, settings
+        self.fingerprint, self.job = fingerprint, job
+
+    @property
+    def path(self) -> str | None:
+        return self.checkpointing.path if self.checkpointing else None
+
+    @property
+    def every(self) -> int:
+        return self.checkpointing.every if self.checkpointing else 0
+
+    def save(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Saves the run's state (`meta`: JSON-ready, `arrays`), if the run keeps checkpoints."""
+        if self.checkpointing is None:
+            return
+        header = {"config": self.settings, "fingerprint": self.fingerprint}
+        if self.job is not None:
+            header["job"] = self.job
+        save(self.checkpointing.path, self.kind, {**header, **meta}, arrays)
+
+    def load(self, path: str, other_run: str) -> tuple[dict, dict[str, np.ndarray]]:
+        """A checkpoint of this run (`other_run` says what else it could be made from), checked."""
+        meta, arrays = load(path, self.kind)
+        if meta.get("fingerprint") != self.fingerprint or meta.get("job") != self.job:
+            raise SdaeError(f"{path}: {other_run}")
+        check_resumable(meta["config"], self.settings)
+        return meta, arrays
