@@ -10,9 +10,10 @@ import pytest
 from test_cli import sdae_program
 
 from sdae_cli import _core
-from sdae_cli.data import read_matrix, write_matrix
+from sdae_cli.data import read_matrix
 from sdae_cli.errors import DataError
 from sdae_cli.row_stream import NpyRows, Source, TextRows, open_rows
+from sdae_cli.writing import write_matrix
 
 
 def every_kind_of_float32(n: int, seed: int = 0) -> np.ndarray:
