@@ -148,8 +148,8 @@ def glorot_stack(sizes, seed=0):
 def sdae_finetune_epoch(sizes, batch, threads):
     acts = [_core.Activation.sigmoid] * (len(sizes) - 2) + [_core.Activation.linear]
     spec = _core.StackSpec(list(zip(sizes[:-1], sizes[1:], acts)), _core.OutputLoss.softmax_nll)
-    train = _core.StackTrainSpec(noise=_core.NoiseType.none, optimizer=_core.Optimizer.sgd, lr=LR,
-                                 batch_size=batch, seed=0, num_threads=threads)
+    train = _core.TrainSpec(noise=_core.NoiseType.none, optimizer=_core.Optimizer.sgd, lr=LR,
+                            batch_size=batch, seed=0, num_threads=threads)
     theta = aligned_copy(np.concatenate([p.ravel() for pair in glorot_stack(sizes) for p in pair]))  # as stack.py
     m = v = np.zeros(0, np.float32)
     state = {"step": 0, "epoch": 0}

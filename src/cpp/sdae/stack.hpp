@@ -38,6 +38,8 @@ struct StackSpec {
     for (size_t i = 0; i < j; ++i) at += layers[i].n_in * layers[i].n_out + layers[i].n_out;
     return at;
   }
+  /// Where layer j's bias starts in theta.
+  Index bias_offset(size_t j) const { return weight_offset(j) + layers[j].n_in * layers[j].n_out; }
   Index n_out() const { return layers.back().n_out; }
 };
 
