@@ -159,9 +159,17 @@ COMMANDS["denoise"] = dict(INFERENCE)
 COMMANDS["score"] = dict(INFERENCE)
 COMMANDS["predict"] = {**INFERENCE, "--proba": None}
 COMMANDS["info"] = {}
-WEIGHTED = ["pretrain"] * 3 + ["finetune"] * 3 + ["encode", "denoise", "score", "predict", "info"]  # training: more
+PICTURES = (["f.png", "c.png", "r.png"], ["nofolder/p.png", "notdir/p.png", "adir", "-", "", "s.npy", "m.npz"])
+SHOWN = ("--filters", "--curves", "--reconstructions")  # show's outputs
+COMMANDS["show"] = {"-m": MODELS, **{flag: PICTURES for flag in SHOWN},
+                    "--layer": (["1", "2"], ["3", "0", "x"]),
+                    "--image-shape": (["2x3", "3x2", "6x1"], ["2x2", "0x6", "x", "", "3x2x1"]),
+                    "--samples": (["1", "3"], ["0", "x", "5000"]), "--threads": THREADS,
+                    "--key": (["data"], ["a", "nokey"])}
+WEIGHTED = ["pretrain"] * 3 + ["finetune"] * 3 + ["encode", "denoise", "score", "predict", "info", "show"]
 # Options nearly every run of a command gives (so that most chains get past parsing).
-USUAL = {"pretrain": ["--layers", "--epochs", "-q"], "finetune": ["--labels", "--epochs", "-q"]}
+USUAL = {"pretrain": ["--layers", "--epochs", "-q"], "finetune": ["--labels", "--epochs", "-q"],
+         "show": ["--image-shape"]}
 NOISE = ["--bogus", "--", "-x", "--help", "--version"]  # tokens a chain may hold by mistake
 
 
@@ -187,9 +195,11 @@ def chains(draw):
         name = draw(st.sampled_from(WEIGHTED))
         options = COMMANDS[name]
         names = [o for o in USUAL.get(name, []) if not chance(draw, 15)]
-        if name in ("finetune", "encode", "denoise", "score", "predict") and (
+        if name in ("finetune", "encode", "denoise", "score", "predict", "show") and (
                 model_name is None or chance(draw, 30)):
             names.append("-m")
+        if name == "show" and not chance(draw, 10):  # mostly at least one picture
+            names.append(draw(st.sampled_from(SHOWN)))
         if options:
             names += draw(st.lists(st.sampled_from(sorted(options)), max_size=4))  # repeats: repeated options
         groups = []
@@ -202,7 +212,8 @@ def chains(draw):
             if option == "--labels" and chance(draw, 10):
                 option, value = "--target", "reconstruct"
             groups.append([option, value])
-        if name == "info" or not chance(draw, 5):
+        wants_data = "--reconstructions" in names if name == "show" else True
+        if name == "info" or (wants_data and not chance(draw, 5)) or (not wants_data and chance(draw, 5)):
             groups.append([pick(draw, *(MODELS if name == "info" else DATA)).replace("BAD", bad_name)])
         if name in ("encode", "denoise", "score", "predict") and chance(draw, 5):
             reads = [g[1] for g in groups if g[0] == "-m"] + [g[0] for g in groups if len(g) == 1]
@@ -221,6 +232,8 @@ def chains(draw):
         elif name == "finetune":  # named after the model it tunes (with --resume, the chain's model)
             base = model_name or given.get("-m") if "--resume" in given else given.get("-m") or model_name
             model_output = given.get("-o") or tuned_model_path(base)
+        elif name == "show":
+            outputs += [given[flag] for flag in SHOWN if given.get(flag)]
         elif name != "info":
             outputs.append(given.get("-o", "-"))
         if model_output is not None:

@@ -5,7 +5,7 @@ epoch that the general path defines: the same shuffle, the same per-row noise, t
 import numpy as np
 import pytest
 import reference as ref
-from test_core import ACT, ARCHS, LOSS, NOISE, OPT, make_layer, unit_data
+from core_cases import ACT, ARCHS, LOSS, NOISE, OPT, make_layer, unit_data
 
 from sdae_cli import _core
 

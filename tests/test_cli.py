@@ -171,12 +171,32 @@ def test_info_prints_sizes_and_a_line_per_layer(runner, model_file):
     assert sum("epoch:train/valid" in line for line in lines) == 2
 
 
-def test_demo_shows_denoising_cuts_the_error(runner):
-    result = invoke(runner, ["demo"])
+def test_demo_shows_denoising_cuts_the_error(runner, tmp_path):
+    result = invoke(runner, ["demo", "--pictures", tmp_path])
     lines = [line for line in result.stdout.splitlines() if "mean squared error" in line]
     assert len(lines) == 1 and "denoised" in lines[0]
     before, after = map(float, re.search(r"([0-9.]+)\D*->\s*([0-9.]+)", lines[0]).groups())
     assert 0 < after < before
+    try:
+        from matplotlib.image import imread
+    except ImportError:  # then the demo says how to get its pictures instead
+        assert "pip install 'sdae[plot]'" in result.stdout and list(tmp_path.iterdir()) == []
+        return
+    # The 256 filters of layer 1 as 8x8 tiles, 16 a row, zoomed 4 times; one loss panel a stage.
+    assert imread(tmp_path / "sdae-demo-filters.png").shape[:2] == (4 * (16 * 9 + 1),) * 2
+    assert imread(tmp_path / "sdae-demo-curves.png").shape[:2] == (320, 3 * 400)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sdae-demo-curves.png", "sdae-demo-filters.png"]
+
+
+def test_demo_without_pictures_writes_nothing(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sdae_cli.demo.LAYERS", [8])
+    monkeypatch.setattr("sdae_cli.demo.PRETRAIN", dict(layers=[8], epochs=1))
+    monkeypatch.setattr("sdae_cli.demo.FINETUNE", dict(epochs=1))
+    result = invoke(runner, ["demo", "--no-pictures", "--threads", "1"])
+    assert "pictures" not in result.stdout and list(tmp_path.iterdir()) == []
+    result = invoke(runner, ["demo", "--pictures", tmp_path / "missing"], ok=False)
+    assert result.exit_code == 2 and "missing: no such folder" in stderr_of(result)
 
 
 def test_version(runner):
@@ -195,7 +215,7 @@ def test_help_lists_the_commands():
     done = subprocess.run([sdae_program(), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     commands = done.stdout.split("Commands:")[1]
-    for name in ("pretrain", "encode", "denoise", "info", "demo"):
+    for name in ("pretrain", "encode", "denoise", "info", "demo", "show"):
         assert re.search(rf"^\s+{name}\s", commands, re.MULTILINE), name
 
 

@@ -15,8 +15,10 @@ _LAZY = {
     "TrainingError": "errors",
     "read_matrix": "data",
     "write_matrix": "writing",
+    "SDAETransformer": "sklearn",  # these two need scikit-learn (pip install 'sdae[sklearn]')
+    "SDAEClassifier": "sklearn",
 }
-__all__ = [*_LAZY, "__version__"]
+__all__ = [name for name, module in _LAZY.items() if module != "sklearn"] + ["__version__"]  # * works without it
 
 
 def __getattr__(name: str):

@@ -20,6 +20,7 @@ from .cli_support import (
     given_on_command_line,
     inference_options,
     int_list,
+    key_option,
     model_and_data,
     setting_option,
     size_list,
@@ -275,12 +276,76 @@ def info(model_path):
 
 
 @cli.command()
+@click.option("-m", "--model", "model_path", help="Model file (default: the model of the command before).")
+@click.argument("data", required=False)
+@click.option("--filters", "filters_path", help="PNG of the filters: each unit's input weights as an image.")
+@click.option("--layer", default=1, show_default=True, type=click.IntRange(min=1),
+              help="--filters of layer K: the product of the weights from the input up to it.")
+@click.option("--image-shape", help="HEIGHTxWIDTH of an input row seen as an image (default: a square).")
+@click.option("--curves", "curves_path", help="PNG of the loss per epoch of every layer and the fine-tuning.")
+@click.option("--reconstructions", "reconstructions_path",
+              help="PNG of DATA's first rows: input, corrupted, and denoised through the stack.")
+@click.option("--samples", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="How many rows of DATA --reconstructions shows.")
 @threads_option
-def demo(threads):
+@key_option
+@click.pass_context
+def show(ctx, model_path, data, filters_path, layer, image_shape, curves_path, reconstructions_path, samples,
+         threads, key):
+    """Write pictures of a model as PNG files: its filters, learning curves, reconstructions of DATA."""
+    from . import plots
+
+    if not (filters_path or curves_path or reconstructions_path):
+        raise click.UsageError("show: give --filters, --curves or --reconstructions (each a PNG file to write)")
+    if (data is None) != (reconstructions_path is None):
+        raise click.BadParameter("--reconstructions needs DATA, and DATA is only for --reconstructions",
+                                 param_hint="'--reconstructions'")
+    outputs = [p for p in (filters_path, curves_path, reconstructions_path) if p]
+    if len(set(outputs)) < len(outputs):
+        raise click.BadParameter("give each picture its own file", param_hint="'--filters'")
+    for path, flag in ((filters_path, "--filters"), (curves_path, "--curves"),
+                       (reconstructions_path, "--reconstructions")):
+        if path == "-":
+            raise click.BadParameter("pictures are written to files, not to stdout", param_hint=f"'{flag}'")
+        if path:
+            check_writable(path, flag)
+            if model_path is not None:
+                check_not_input(model_path, path, flag, what="the model file")
+            if data is not None:
+                check_not_input(data, path, flag)
+    plots.require_matplotlib()
+    model = chain_model(ctx, model_path, "show")
+    if filters_path:
+        plots.filters(model, filters_path, image_shape, layer)
+    if curves_path:
+        from .errors import ModelError
+
+        try:
+            plots.curves(model, curves_path)
+        except ModelError as e:
+            raise ModelError(f"{ctx.ensure_object(Chain).model_name}: {e}") from None
+    if reconstructions_path:
+        from .data import read_matrix
+
+        plots.reconstructions(model, read_matrix(data, key), reconstructions_path, image_shape, samples, threads)
+    for path in outputs:
+        click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@threads_option
+@click.option("--pictures", default=".", show_default=True,
+              help="Folder for the filters and learning curves (PNG, with matplotlib installed).")
+@click.option("--no-pictures", is_flag=True, help="Write no pictures.")
+def demo(threads, pictures, no_pictures):
     """Pretrain on the digits shipped with sdae, then denoise masked held-out digits."""
+    import os
+
     from .demo import run_demo
 
-    run_demo(threads, echo=click.echo)
+    if not no_pictures and not os.path.isdir(pictures):
+        raise click.BadParameter(f"{pictures}: no such folder", param_hint="'--pictures'")
+    run_demo(threads, echo=click.echo, pictures=None if no_pictures else pictures)
 
 
 def main() -> None:

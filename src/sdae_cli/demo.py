@@ -1,6 +1,7 @@
 """`sdae demo`: the main jobs end to end on the digits shipped with sdae."""
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -15,12 +16,14 @@ LAYERS = [256, 128]
 MASKED_FRACTION = 0.3
 PRETRAIN = dict(layers=LAYERS, noise=0.3, epochs=50, optimizer="adam", lr=0.003)
 FINETUNE: dict = {}  # fine-tuning's defaults
+FILTERS_PNG, CURVES_PNG = "sdae-demo-filters.png", "sdae-demo-curves.png"
 
 
-def run_demo(threads: int = 0, echo=print) -> dict:
+def run_demo(threads: int = 0, echo=print, pictures: str | None = None) -> dict:
     """Pretrains on 70% of the digits; masks 30% of the pixels of the other 30% and reports how
     much `denoise` cuts their error; fine-tunes with the labels and reports the test accuracy.
-    Returns the figures it printed."""
+    With `pictures` (a folder) and matplotlib installed, writes the first layer's filters and the
+    learning curves there. Returns the figures it printed."""
     X, y = load_digits()
     held_out = validation_rows(len(X), 0.3, seed=0)
     train, test = X[~held_out], X[held_out]
@@ -55,4 +58,23 @@ def run_demo(threads: int = 0, echo=print) -> dict:
     accuracy = float(np.mean(tuned.predict(test, threads=threads) == y[held_out]))
     echo(f"  {epochs} epochs in {time.perf_counter() - started:.2f}s; test accuracy on the held-out digits: "
          f"{100 * accuracy:.2f}%")
+    if pictures is not None:
+        write_pictures(tuned, model, pictures, echo)
     return {"error_masked": before, "error_denoised": after, "accuracy": accuracy}
+
+
+def write_pictures(tuned, pretrained, folder: str, echo) -> None:
+    """The pretrained first layer's filters (what the dA learned, as in the SdA tutorial) and the
+    tuned model's curves (every layer and the fine-tuning); a note instead without matplotlib."""
+    from . import plots
+    from .errors import SdaeError
+
+    try:
+        plots.require_matplotlib()
+    except SdaeError:
+        echo("pictures: install matplotlib (pip install 'sdae[plot]') for the filters and learning curves")
+        return
+    filters, curves = os.path.join(folder, FILTERS_PNG), os.path.join(folder, CURVES_PNG)
+    grid = plots.filters(pretrained, filters)
+    plots.curves(tuned, curves)
+    echo(f"pictures: {filters} (the {grid.count} filters of layer 1, 8x8 each), {curves} (loss per epoch)")

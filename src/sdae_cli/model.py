@@ -182,6 +182,22 @@ class SDAE:
     def denoise(self, X, threads: int = 0) -> np.ndarray:
         return _gather(lambda into: self.iter_denoise(X, threads, into=into), X.shape[0], self.n_in)
 
+    def decode(self, H, threads: int = 0) -> np.ndarray:
+        """Top codes H (rows, n_top) back down through every decoder, in the input's original
+        units: the inverse of encode, as far as the autoencoder learned it."""
+        from .stack import decoder_stack
+
+        H = np.ascontiguousarray(H, dtype=np.float32)
+        if H.ndim != 2 or H.shape[1] != self.layers[-1].n_hidden:
+            cols = H.shape[1] if H.ndim == 2 else "?"
+            raise DataError(f"codes: have {cols} columns, the model's top layer has {self.layers[-1].n_hidden}")
+        check_finite(H, "codes")
+        self._require_memory("denoise", self.sizes[::-1], H, threads, max(len(H), 1))
+        spec, theta = decoder_stack(self)
+        out = aligned_zeros((H.shape[0], self.n_in))
+        _core.stack_forward(spec, theta, H, out, threads)
+        return self.scaler.inverse(out)
+
     def _require_memory(self, job: str, chain: list[int], X, threads: int, chunk_rows: int) -> None:
         """Before a pass's first allocation: refuses one that cannot fit (chain: the widths data
         goes through, input first)."""

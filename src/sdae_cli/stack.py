@@ -58,6 +58,18 @@ def unrolled_stack(model, for_training: bool = True) -> tuple[_core.StackSpec, n
     return spec, _packed(spec, blocks)
 
 
+def decoder_stack(model) -> tuple[_core.StackSpec, np.ndarray]:
+    """Each layer's decoder, top down (its own weights, or W^T when tied): from the top codes
+    back to the (scaled) input, for inference."""
+    dims, blocks = [], []
+    for lay in reversed(model.layers):
+        p = lay.params()
+        dims.append((lay.n_hidden, lay.n_in, CORE_ACTIVATION[lay.decoder]))
+        blocks += [p["W"].T if lay.tied else p["Wd"], p["c"]]
+    spec = _core.StackSpec(dims, _core.OutputLoss.squared_error)  # no loss: inference only
+    return spec, _packed(spec, blocks)
+
+
 def write_back_classifier(model, spec: _core.StackSpec, theta: np.ndarray) -> None:
     """Trained encoder weights and biases (theta of classifier_stack's spec) into the layers, the
     head into head_W/head_b."""
