@@ -40,15 +40,20 @@ def test_tsv_and_csv_use_the_right_delimiter(tmp_path, matrix):
     assert len((tmp_path / "m.csv").read_text().splitlines()) == matrix.shape[0]
 
 
-def test_csv_uses_9_significant_digits_for_float32(tmp_path):
-    write_matrix(str(tmp_path / "m.csv"), np.array([[0.1, 1.0]], dtype=np.float32))
-    assert (tmp_path / "m.csv").read_text() == "0.100000001,1\n"
+def test_csv_writes_the_shortest_text_that_reads_back_to_the_float32(tmp_path):
+    write_matrix(str(tmp_path / "m.csv"), np.array([[0.1, 1.0, -0.0, 1e-45]], dtype=np.float32))
+    assert (tmp_path / "m.csv").read_text() == "0.1,1,-0,1e-45\n"
 
 
 def test_float64_csv_round_trips_exactly(tmp_path):
+    """float64 is written exactly (NumPy reads it back bit for bit); sdae reads text as the
+    float32 it computes in, each value the float32 nearest the text."""
     values = np.random.default_rng(0).standard_normal((5, 3))
     write_matrix(str(tmp_path / "m.csv"), values)
-    np.testing.assert_array_equal(read_matrix(str(tmp_path / "m.csv")), values)
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "m.csv", delimiter=","), values)
+    back = read_matrix(str(tmp_path / "m.csv"))
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, values.astype(np.float32))
 
 
 def test_int_and_bool_csv(tmp_path):
@@ -131,8 +136,8 @@ def test_bom_crlf_quotes_and_trailing_blank_lines(tmp_path):
     text = '\ufeff"a","b"\r\n"1.5","2"\r\n3,"-4e-1"\r\n\r\n\r\n'
     path = write_text(tmp_path / "w.csv", text)
     back = read_matrix(path)
-    assert back.dtype == np.float64
-    np.testing.assert_array_equal(back, [[1.5, 2.0], [3.0, -0.4]])
+    assert back.dtype == np.float32  # parsed straight to what sdae computes in
+    np.testing.assert_array_equal(back, np.float32([[1.5, 2.0], [3.0, -0.4]]))
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t", ";", " ", "   "])

@@ -68,8 +68,10 @@ def test_matrix_to_stdout_and_to_a_file_read_back_the_same(tmp_path, matrix, suf
 
 
 def test_text_is_formatted_by_dtype():
-    assert writing.format_rows(np.array([[0.1, 2]], np.float32), ",") == b"0.100000001,2\n"
-    assert writing.format_rows(np.array([[0.1, 2]], np.float64), "\t") == b"0.10000000000000001\t2\n"
+    # Floats: the shortest text that reads back to the same bits of their own width.
+    assert writing.format_rows(np.array([[0.1, 2]], np.float32), ",") == b"0.1,2\n"
+    assert writing.format_rows(np.array([[0.1 + 2**-55, 2]], np.float64), "\t") == b"0.10000000000000003\t2\n"
+    assert writing.format_rows(np.array([np.float32(1 / 3)]), ",") == b"0.33333334\n"
     assert writing.format_rows(np.array([[True, False]]), ",") == b"1,0\n"
     assert writing.format_rows(np.array(["é", "b"]), ",") == "é\nb\n".encode()
 

@@ -112,3 +112,13 @@ def stack_loss_and_gradient(spec: StackSpec, theta: F32, X: F32, Y: F32, grad: F
 def stack_row_loss(spec: StackSpec, theta: F32, X: F32, Y: F32, row_loss: F32, num_threads: int = 0) -> None: ...
 def stack_train_epoch(spec: StackSpec, train: TrainSpec, theta: F32, m: F32, v: F32, step: int, X: F32,
                       Y: F32, epoch: int) -> tuple[float, int]: ...
+
+# --- text in and out
+def parse_text(data: bytes | bytearray | memoryview, delimiter: str, n_fields: int,
+               num_threads: int = 0) -> tuple[F32, NDArray[np.int64], int]:
+    """The non-blank lines of data as (lines, n_fields) float32, the lines refused as (k, 4) int64
+    rows (row, line number from 1, first byte, end byte), and the number of lines (blank ones too).
+    delimiter '' splits on whitespace."""
+def format_text(X: NDArray[np.float32] | NDArray[np.float64], delimiter: str, precision: int = 0,
+                num_threads: int = 0) -> bytes:
+    """Rows of X as lines: shortest round-trip text (precision 0), or %.<precision>g."""

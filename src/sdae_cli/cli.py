@@ -113,7 +113,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads)
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
@@ -128,7 +128,7 @@ def denoise(ctx, model_path, data, output, fmt, threads, key):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads)
     write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt)
 
 
@@ -239,19 +239,13 @@ finetune.callback.check_options = check_finetune_options
 @click.pass_context
 def predict(ctx, model_path, data, output, proba, fmt, threads, key):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
-    import numpy as np
+    from .writing import write_predictions
 
-    from .writing import write_labels, write_probabilities
-
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads)
     if model.classes is None:
         raise click.ClickException("predict: the model has no classifier; fine-tune it with labels first "
                                    "(sdae finetune --labels)")
-    P = np.concatenate(list(model.iter_predict_proba(X, threads, source)))
-    if proba:
-        write_probabilities(output, P, model.classes, fmt)
-    else:
-        write_labels(output, np.asarray(model.classes)[P.argmax(axis=1)], fmt)
+    write_predictions(output, model.iter_predict_proba(X, threads, source), model.classes, proba, fmt)
 
 
 @cli.command()
@@ -261,7 +255,7 @@ def score(ctx, model_path, data, output, fmt, threads, key):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "score")
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads)
     write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt)
 
 

@@ -226,15 +226,16 @@ def source_name(data: str) -> str:
 
 
 def model_and_data(ctx: click.Context, model_path: str | None, data: str, output: str, key: str | None,
-                   command: str):
-    """What every command that runs data through a model starts with: (model, X, source)."""
-    from .data import read_matrix
+                   command: str, threads: int = 0):
+    """What every command that runs data through a model starts with: (model, X, source). X is a
+    matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin."""
+    from .row_stream import open_rows
 
     check_not_input(data, output)
     if model_path is not None:
         check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
-    return model, read_matrix(data, key), source_name(data)
+    return model, open_rows(data, key, threads=threads), source_name(data)
 
 
 def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:

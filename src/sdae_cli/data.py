@@ -33,19 +33,20 @@ def read_matrix(path: str, key: str | None = None, *,
     """Read a 2-D numeric matrix as stored (a .npy file comes back memory-mapped)."""
     path = os.fspath(path)
     if path == "-":
+        from .row_stream import Source, read_rows
+
         name = "<stdin>"
-        raw = head = (stdin if stdin is not None else sys.stdin.buffer).read()
+        stream = Source(stdin if stdin is not None else sys.stdin.buffer)
+        if input_kind(path, stream.head(len(NPY_MAGIC))) == "text":  # parsed as it comes, to float32
+            if key is not None:
+                raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
+            return read_rows(name, stream)
+        raw = head = stream.read_all()
         source = io.BytesIO(raw)
     else:
         name, raw, source = path, None, path
         head = read_bytes(path, 8)
-    suffix = os.path.splitext(path)[1].lower() if path != "-" else ""
-    if suffix in (".npy", ".npz"):
-        kind = suffix[1:]
-    elif suffix in TEXT_SUFFIXES or not head.startswith((NPY_MAGIC, *ZIP_MAGICS)):
-        kind = "text"
-    else:  # other suffixes and stdin: sniff the magic bytes
-        kind = "npy" if head.startswith(NPY_MAGIC) else "npz"
+    kind = input_kind(path, head)
     if key is not None and kind != "npz":
         raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
 
@@ -68,9 +69,55 @@ def read_matrix(path: str, key: str | None = None, *,
         with open(source, "rb") if raw is None else source as f:
             array = _load_npz(name, f, key)
     else:
-        array = parse_text(name, raw if raw is not None else read_bytes(path))
+        array = _read_text(name, path, raw)
     _validate(name, array)
     return array
+
+
+def input_kind(path: str, head: bytes | None) -> str:
+    """"npy", "npz" or "text": by the suffix, else by the first bytes (head; None: read them)."""
+    suffix = os.path.splitext(path)[1].lower() if path != "-" else ""
+    if suffix in (".npy", ".npz"):
+        return suffix[1:]
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    if head is None:
+        head = read_bytes(path, 8)
+    if not head.startswith((NPY_MAGIC, *ZIP_MAGICS)):
+        return "text"
+    return "npy" if head.startswith(NPY_MAGIC) else "npz"  # other suffixes and stdin: the magic bytes
+
+
+def open_input(path: str) -> int:
+    """A descriptor to read `path` from, errors turned into one-line messages."""
+    read_bytes(path, 0)
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+
+
+def _read_text(name: str, path: str, raw: bytes | None) -> np.ndarray:
+    """A whole text matrix as float32: parsed by the core from the bytes, or from the file
+    memory-mapped (no copy of the text is made)."""
+    import stat
+
+    from .text_reader import parse_text as parse_all
+
+    if raw is not None:
+        return parse_all(name, raw)
+    fd = open_input(path)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe (`<(zcat x.csv.gz)`): read as it comes
+            from .row_stream import Source, read_rows
+
+            return read_rows(name, Source(os.dup(fd)))
+        if os.fstat(fd).st_size == 0:
+            return parse_all(name, b"")
+        # Not closed here: an error's traceback may still hold views of it; it goes with them.
+        return parse_all(name, mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
+    finally:
+        os.close(fd)
 
 
 def read_bytes(path: str, size: int = -1) -> bytes:
@@ -189,34 +236,11 @@ def pick_delimiter(lines: list[str]) -> str | None:
 
 
 def parse_text(name: str, raw: bytes) -> np.ndarray:
-    """A matrix from CSV/TSV/whitespace text, with or without a header line."""
-    text = decode_text(name, raw)
-    # (line number, content) for non-blank lines; split on "\n" only so that line
-    # numbers match what an editor shows.
-    rows = [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), 1)
-            if line.strip()]
-    if not rows:
-        raise DataError(f"{name}: no data rows (the file is empty)")
-    delimiter = pick_delimiter([line for _, line in rows[:5]])
-    first = rows[0][1].split(delimiter)
-    header = None
-    numeric = [is_number(c) for c in first]
-    if not all(numeric):
-        second_numeric = len(rows) > 1 and all(is_number(c) for c in rows[1][1].split(delimiter))
-        if not any(numeric) or second_numeric:
-            header = [cell(c) for c in first]
-            rows = rows[1:]
-    if not rows:
-        raise DataError(f"{name}: no data rows (only a header)")
-    try:
-        # Fast path: numpy's C parser. Any failure is re-diagnosed below.
-        array = np.loadtxt([line for _, line in rows], dtype=np.float64, delimiter=delimiter,
-                           comments=None, quotechar='"', ndmin=2)
-        if array.shape[1] == len(first):  # loadtxt does not compare rows with the header
-            return array
-    except Exception:
-        pass
-    return _parse_slowly(name, rows, delimiter, len(first), header)
+    """A matrix from CSV/TSV/whitespace text, with or without a header line, as float32: through
+    the core's parser (text_reader.py)."""
+    from .text_reader import parse_text as parse_all
+
+    return parse_all(name, raw)
 
 
 def _parse_slowly(name, rows, delimiter, n_fields, header) -> np.ndarray:
@@ -246,7 +270,10 @@ def _parse_slowly(name, rows, delimiter, n_fields, header) -> np.ndarray:
 def iter_chunks(array: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, block of rows) over a matrix. The pages of a memory-mapped .npy are handed
     back to the OS once a block is used, so resident memory stays at about one block however
-    long the file is."""
+    long the file is. Rows that flow (row_stream.py) come a block at a time as they are read."""
+    if hasattr(array, "blocks"):
+        yield from array.blocks(chunk_rows)
+        return
     mapping = getattr(array, "_mmap", None) if isinstance(array, np.memmap) else None
     row_bytes = array.strides[0] if array.ndim == 2 else 0
     # np.memmap maps from the offset rounded down to the allocation granularity.

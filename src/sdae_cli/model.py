@@ -201,7 +201,8 @@ class SDAE:
     def _require_memory(self, job: str, chain: list[int], X, threads: int, chunk_rows: int) -> None:
         """Before a pass's first allocation: refuses one that cannot fit (chain: the widths data
         goes through, input first)."""
-        resources.require(job, resources.inference_parts(job, chain, X.shape[0], self.scaler.kind != "none",
+        rows = X.shape[0] if X.shape[0] is not None else chunk_rows  # rows that flow: a block at a time
+        resources.require(job, resources.inference_parts(job, chain, rows, self.scaler.kind != "none",
                                                          threads, chunk_rows))
 
     def _scaled_chunk(self, chunk, start: int, source: str) -> np.ndarray:

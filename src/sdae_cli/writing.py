@@ -155,13 +155,17 @@ def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
 # ------------------------------------------------------------------ text
 
 def format_rows(block: np.ndarray, delimiter: str) -> bytes:
-    """A block of rows (rows, cols), or of single values (rows,), as lines of text: floats in as
-    many digits as round-trip their precision, integers and booleans (as 0/1) as whole numbers,
-    strings as they are. The one text formatter: every text output goes through it."""
+    """A block of rows (rows, cols), or of single values (rows,), as lines of text: floats by the
+    core, in the shortest text that reads back to the same float32 (or float64) bits, integers and
+    booleans (as 0/1) as whole numbers, strings as they are. The one text formatter: every text
+    output goes through it."""
     if block.dtype.kind == "f":
-        # %.9g round-trips float32 exactly; float64 needs 17 digits for the same.
-        spec = "%.9g" if block.dtype.itemsize <= 4 else "%.17g"
-    elif block.dtype.kind in "biu":
+        from . import _core
+
+        wide = np.float64 if block.dtype.itemsize > 4 else np.float32
+        rows = block.reshape(len(block), -1) if block.ndim == 1 else block
+        return _core.format_text(np.ascontiguousarray(rows, dtype=wide), delimiter or ",")
+    if block.dtype.kind in "biu":
         spec = "%d"
     else:
         spec = "%s"
@@ -177,12 +181,15 @@ class MatrixWriter:
     """Writes an (n_rows, n_cols) matrix, or with n_cols None an (n_rows,) vector, block by block
     with bounded memory, in the format `output_format` picks. Use as a context manager: a file
     appears (atomically) only after a clean exit with exactly n_rows rows written; stdout ("-")
-    is streamed, flushed after every block. Text output can start with a `header` line."""
+    is streamed, flushed after every block. Text output can start with a `header` line.
+    n_rows None: as many rows as come (input that flows); NPY and NPZ, whose header gives the
+    count, then hold the rows in a temporary file until close()."""
 
     def __init__(self, path: str, n_rows: int, n_cols: int | None, fmt: str | None = None, *,
                  dtype=np.float32, header: list | None = None, stdout: BinaryIO | None = None):
         path = os.fspath(path)
-        self.path, self.n_rows, self.n_cols = path, int(n_rows), None if n_cols is None else int(n_cols)
+        self.path, self.n_cols = path, None if n_cols is None else int(n_cols)
+        self.n_rows = None if n_rows is None else int(n_rows)
         self.kind, self.delimiter = output_format(path, fmt)
         self.dtype = np.dtype(dtype)
         self.rows_written = 0
@@ -198,16 +205,24 @@ class MatrixWriter:
                 with interrupts_deferred():  # until the stack holds both to close them
                     archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
                     out = self._stack.enter_context(archive.open("data.npy", "w", force_zip64=True))
+            self._final = None
             if self.kind == "text" and header is not None:
                 out.write((self.delimiter.join(map(str, header)) + "\n").encode("utf-8"))
+            elif self.kind != "text" and self.n_rows is None:  # the header waits for the count
+                import tempfile
+
+                self._final, out = out, self._stack.enter_context(tempfile.TemporaryFile())
             elif self.kind != "text":
-                shape = (self.n_rows,) if self.n_cols is None else (self.n_rows, self.n_cols)
-                np.lib.format.write_array_header_1_0(out, {
-                    "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape})
+                self._header(out, self.n_rows)
         except BaseException as e:
             self._abort(e)
             raise
         self._out = out
+
+    def _header(self, out, rows: int) -> None:
+        shape = (rows,) if self.n_cols is None else (rows, self.n_cols)
+        np.lib.format.write_array_header_1_0(out, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape})
 
     def __enter__(self) -> MatrixWriter:
         return self
@@ -219,19 +234,25 @@ class MatrixWriter:
         if block.ndim != expected or (self.n_cols is not None and block.shape[1] != self.n_cols):
             raise DataError(f"{self.path}: chunk has shape {block.shape}, expected "
                             f"{'(rows,)' if self.n_cols is None else f'(rows, {self.n_cols})'}")
-        if self.rows_written + block.shape[0] > self.n_rows:
+        if self.n_rows is not None and self.rows_written + block.shape[0] > self.n_rows:
             raise DataError(f"{self.path}: more than the announced {self.n_rows} rows written")
         rows = max(1, VALUES_PER_BLOCK // max(1, self.n_cols or 1))  # as Python floats, 8,192 x 10,000 took 2.5 GB
         for start in range(0, block.shape[0], rows):
             part = np.ascontiguousarray(block[start:start + rows], dtype=self.dtype)
             self._out.write(format_rows(part, self.delimiter) if self.kind == "text" else part.tobytes())
         self.rows_written += block.shape[0]
-        if self._stdout is not None:
+        if self._stdout is not None and self._final is None:
             self._stdout.flush()
 
     def close(self) -> None:
         """Commits the output: renames the file into place, or flushes stdout."""
-        if self.rows_written != self.n_rows:
+        if self._final is not None:  # the rows were held back: now the header, then them
+            import shutil
+
+            self._out.seek(0)
+            self._header(self._final, self.rows_written)
+            shutil.copyfileobj(self._out, self._final, 1 << 20)
+        if self.n_rows is not None and self.rows_written != self.n_rows:
             error = DataError(f"{self.path}: {self.rows_written} rows written, expected {self.n_rows}")
             self._abort(error)
             raise error
@@ -288,3 +309,20 @@ def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None
         raise DataError(f"{path}: probabilities are written as .npy, .csv, .tsv or .txt")
     with MatrixWriter(path, P.shape[0], P.shape[1], fmt, header=classes, stdout=stdout) as writer:
         writer.write(P)
+
+
+def write_predictions(path: str, blocks, classes: list, proba: bool, fmt: str | None = None) -> None:
+    """Predicted labels, or with `proba` the class probabilities (under a header of the class
+    names in text), a block of probabilities at a time as they come: text leaves block by block."""
+    if output_format(path, fmt)[0] == "npz":
+        what = "probabilities" if proba else "labels"
+        raise DataError(f"{path}: {what} are written as .npy, .csv, .tsv or .txt")
+    names = np.asarray(classes)
+    if proba:
+        with MatrixWriter(path, None, len(names), fmt, header=classes) as writer:
+            for P in blocks:
+                writer.write(P)
+        return
+    with MatrixWriter(path, None, None, fmt, dtype=names.dtype) as writer:
+        for P in blocks:
+            writer.write(names[P.argmax(axis=1)])

@@ -1,0 +1,86 @@
+#include "sdae/text_format.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "sdae/threads.hpp"
+
+namespace sdae {
+
+std::size_t FormattedText::size() const {
+  std::size_t total = 0;
+  for (std::size_t s : sizes) total += s;
+  return total;
+}
+
+void FormattedText::copy_to(char* out) const {
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    if (sizes[p]) std::memcpy(out, parts[p].data(), sizes[p]);
+    out += sizes[p];
+  }
+}
+
+namespace {
+
+/// Room for any one cell: "-2.2250738585072014e-308" (24) for a double in its shortest form, or
+/// %.<precision>g's digits plus sign, point and exponent.
+std::size_t cell_room(int precision) { return 32 + static_cast<std::size_t>(std::max(precision, 0)); }
+
+/// Below this many cells a block is formatted on one thread.
+constexpr Index kParallelMinCells = 1 << 14;
+
+template <class T>
+void format_part(const T* X, Index begin, Index end, Index cols, char delimiter, int precision,
+                 std::vector<char>& buffer, std::size_t& used) {
+  const std::size_t row_room = static_cast<std::size_t>(cols) * cell_room(precision) + 1;
+  buffer.resize(std::max<std::size_t>(row_room, static_cast<std::size_t>(end - begin) * cols * 8));
+  used = 0;
+  for (Index r = begin; r < end; ++r) {
+    if (buffer.size() - used < row_room) buffer.resize(std::max(buffer.size() * 2, used + row_room));
+    char* at = buffer.data() + used;
+    char* const stop = buffer.data() + buffer.size();
+    const T* row = X + r * cols;
+    for (Index c = 0; c < cols; ++c) {
+      if (c) *at++ = delimiter;
+      const auto result = precision > 0 ? std::to_chars(at, stop, row[c], std::chars_format::general, precision)
+                                        : std::to_chars(at, stop, row[c]);
+      if (result.ec != std::errc()) throw std::logic_error("format_rows: a cell did not fit its room");
+      at = result.ptr;
+    }
+    *at++ = '\n';
+    used = static_cast<std::size_t>(at - buffer.data());
+  }
+}
+
+}  // namespace
+
+template <class T>
+FormattedText format_rows(const T* X, Index rows, Index cols, char delimiter, int precision, int num_threads) {
+  if (rows < 0 || cols <= 0) throw std::invalid_argument("X: expected (rows, cols) with cols > 0");
+  if (precision > 100) throw std::invalid_argument("precision: at most 100 digits");
+  const int threads = rows * cols >= kParallelMinCells
+                          ? static_cast<int>(std::min<Index>(resolve_threads(num_threads), rows))
+                          : 1;
+  FormattedText text;
+  text.parts.resize(static_cast<std::size_t>(threads));
+  text.sizes.assign(static_cast<std::size_t>(threads), 0);
+  ParallelErrors errors;
+#pragma omp parallel num_threads(threads)
+  errors.run([&] {
+    const int t = omp_get_thread_num();
+    const int team = omp_get_num_threads();
+    const Index begin = rows * t / team, end = rows * (t + 1) / team;
+    format_part(X, begin, end, cols, delimiter, precision, text.parts[static_cast<std::size_t>(t)],
+                text.sizes[static_cast<std::size_t>(t)]);
+  });
+  errors.rethrow();
+  return text;
+}
+
+template FormattedText format_rows<float>(const float*, Index, Index, char, int, int);
+template FormattedText format_rows<double>(const double*, Index, Index, char, int, int);
+
+}  // namespace sdae

@@ -1,0 +1,185 @@
+#include "sdae/text_parse.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <system_error>
+
+#include "sdae/threads.hpp"
+
+namespace sdae {
+
+namespace {
+
+/// The ASCII characters Python's str.strip() and str.split() treat as whitespace.
+inline bool is_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+
+inline std::string_view strip(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) ++b;
+  while (e > b && is_space(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline bool equals_lower(std::string_view s, std::string_view word) {
+  if (s.size() != word.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (lower(s[i]) != word[i]) return false;
+  return true;
+}
+
+/// Below this many bytes a block is parsed on one thread: waking a team costs more.
+constexpr std::size_t kParallelMinBytes = 1 << 16;
+
+}  // namespace
+
+std::vector<TextLine> index_lines(std::string_view text, Index* count) {
+  std::vector<TextLine> lines;
+  const char* data = text.data();
+  const std::size_t size = text.size();
+  std::size_t start = 0;
+  Index number = 0;
+  while (start < size) {
+    const void* found = std::memchr(data + start, '\n', size - start);
+    const std::size_t stop = found ? static_cast<std::size_t>(static_cast<const char*>(found) - data) : size;
+    ++number;
+    std::size_t end = stop;
+    while (end > start && data[end - 1] == '\r') --end;
+    std::size_t first = start;
+    while (first < end && is_space(data[first])) ++first;
+    if (first < end) lines.push_back(TextLine{start, end, number});
+    start = stop + 1;
+  }
+  if (count) *count = number;
+  return lines;
+}
+
+bool parse_cell(std::string_view cell, float& value) {
+  cell = strip(cell);
+  if (cell.size() >= 2 && cell.front() == cell.back() && (cell.front() == '"' || cell.front() == '\''))
+    cell = strip(cell.substr(1, cell.size() - 2));
+  if (cell.empty()) return false;
+  bool negative = false;
+  std::string_view body = cell;
+  if (body.front() == '+' || body.front() == '-') {
+    negative = body.front() == '-';
+    body.remove_prefix(1);
+  }
+  if (body.empty()) return false;
+  const char c = body.front();
+  if (!((c >= '0' && c <= '9') || c == '.')) {  // from_chars would also take "nan(...)": say it here
+    float special;
+    if (equals_lower(body, "inf") || equals_lower(body, "infinity")) {
+      special = std::numeric_limits<float>::infinity();
+    } else if (equals_lower(body, "nan")) {
+      special = std::numeric_limits<float>::quiet_NaN();
+    } else {
+      return false;
+    }
+    value = negative ? -special : special;
+    return true;
+  }
+  float parsed = 0.0f;
+  const char* first = body.data();
+  const char* last = first + body.size();
+  const auto result = std::from_chars(first, last, parsed);
+  if (result.ptr != last) return false;
+  // Out of float32's range (rounds to zero or to infinity): the caller decides, as Python would.
+  if (result.ec != std::errc()) return false;
+  value = negative ? -parsed : parsed;
+  return true;
+}
+
+namespace {
+
+/// The common case in one pass: a plain number that starts the cell and ends where the cell does
+/// (at the delimiter, or at whitespace between cells), read in place. Returns where the cell ends,
+/// or nullptr for anything else (spaces, quotes, '+', words...), which parse_cell then decides.
+inline const char* plain_number(const char* p, const char* end, char delimiter, float& value) {
+  const char c = *p == '-' && p + 1 < end ? p[1] : *p;
+  if (!((c >= '0' && c <= '9') || c == '.')) return nullptr;
+  const auto result = std::from_chars(p, end, value);
+  if (result.ec != std::errc()) return nullptr;
+  const char* q = result.ptr;
+  if (q == end) return q;
+  if (delimiter == '\0' ? is_space(*q) : *q == delimiter) return q;
+  return nullptr;
+}
+
+/// One line into `row`; false if a cell is refused or the number of fields differs.
+bool parse_line(std::string_view line, char delimiter, Index n_fields, float* row) {
+  if (delimiter != '\0') {  // the fast path: plain numbers between delimiters
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    Index field = 0;
+    while (field < n_fields && p < end) {
+      const char* q = plain_number(p, end, delimiter, row[field]);
+      if (q == nullptr) break;
+      ++field;
+      if (q == end) {
+        if (field == n_fields) return true;
+        break;
+      }
+      p = q + 1;  // past the delimiter
+    }
+  }
+  Index field = 0;
+  if (delimiter == '\0') {  // runs of whitespace, none at either end
+    std::size_t i = 0;
+    const std::size_t n = line.size();
+    while (true) {
+      while (i < n && is_space(line[i])) ++i;
+      if (i == n) break;
+      std::size_t j = i;
+      while (j < n && !is_space(line[j])) ++j;
+      if (field == n_fields || !parse_cell(line.substr(i, j - i), row[field])) return false;
+      ++field;
+      i = j;
+    }
+    return field == n_fields;
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t stop = line.find(delimiter, start);
+    const std::size_t end = stop == std::string_view::npos ? line.size() : stop;
+    if (field == n_fields || !parse_cell(line.substr(start, end - start), row[field])) return false;
+    ++field;
+    if (stop == std::string_view::npos) break;
+    start = stop + 1;
+  }
+  return field == n_fields;
+}
+
+}  // namespace
+
+std::vector<Index> parse_lines(std::string_view text, const std::vector<TextLine>& lines, char delimiter,
+                               Index n_fields, float* out, int num_threads) {
+  const Index n = static_cast<Index>(lines.size());
+  const int threads =
+      text.size() >= kParallelMinBytes ? static_cast<int>(std::min<Index>(resolve_threads(num_threads), std::max<Index>(n, 1))) : 1;
+  std::vector<std::vector<Index>> refused(static_cast<std::size_t>(threads));
+  ParallelErrors errors;
+#pragma omp parallel num_threads(threads)
+  errors.run([&] {
+    const int t = omp_get_thread_num();
+    const int team = omp_get_num_threads();
+    const Index begin = n * t / team, end = n * (t + 1) / team;  // contiguous: refusals stay in order
+    auto& mine = refused[static_cast<std::size_t>(t)];
+    for (Index r = begin; r < end; ++r) {
+      const TextLine& line = lines[static_cast<std::size_t>(r)];
+      if (!parse_line(text.substr(line.begin, line.end - line.begin), delimiter, n_fields, out + r * n_fields))
+        mine.push_back(r);
+    }
+  });
+  errors.rethrow();
+  std::vector<Index> all;
+  for (const auto& part : refused) all.insert(all.end(), part.begin(), part.end());
+  return all;
+}
+
+}  // namespace sdae

@@ -1,0 +1,291 @@
+"""The native text codec (parse_text, format_text) against NumPy and Python's float(), and text
+that flows: blocks, pipes held open, bad cells deep in a stream, NPY streams cut short."""
+import io
+import os
+import select
+import subprocess
+
+import numpy as np
+import pytest
+from test_cli import sdae_program
+
+from sdae_cli import _core
+from sdae_cli.data import read_matrix
+from sdae_cli.errors import DataError
+from sdae_cli.row_stream import NpyRows, Source, TextRows, open_rows
+from sdae_cli.writing import write_matrix
+
+
+def every_kind_of_float32(n: int, seed: int = 0) -> np.ndarray:
+    """Random bit patterns (all finite: normals, subnormals, both zeros) plus the extremes."""
+    bits = np.random.default_rng(seed).integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
+    values = bits.view(np.float32)
+    values = values[np.isfinite(values)]
+    finfo = np.finfo(np.float32)
+    extremes = np.array([0.0, -0.0, finfo.max, -finfo.max, finfo.tiny, -finfo.tiny, finfo.smallest_subnormal,
+                         -finfo.smallest_subnormal, np.nextafter(finfo.tiny, 0), 1.0, 0.1, 1e-5, 123456.7],
+                        dtype=np.float32)
+    return np.concatenate([extremes, values])
+
+
+def rows_of(values: np.ndarray, cols: int) -> np.ndarray:
+    n = len(values) // cols * cols
+    return np.ascontiguousarray(values[:n].reshape(-1, cols))
+
+
+# ------------------------------------------------------------------------- the codec
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float32_round_trips_bit_for_bit(threads):
+    X = rows_of(every_kind_of_float32(60_000), 30)
+    text = _core.format_text(X, ",", 0, threads)
+    back, refused, _ = _core.parse_text(text, ",", 30, threads)
+    assert len(refused) == 0
+    np.testing.assert_array_equal(back.view(np.uint32), X.view(np.uint32))  # -0 and subnormals too
+    # An independent reader agrees: Python's float() of each cell, made float32, is the same bits.
+    cells = text.decode().replace("\n", ",").split(",")[:-1]
+    again = np.array([float(c) for c in cells[:5000]]).astype(np.float32)
+    np.testing.assert_array_equal(again.view(np.uint32), X.ravel()[:5000].view(np.uint32))
+
+
+def test_the_text_is_the_shortest_that_reads_back():
+    """Never longer than NumPy's shortest unique form (Dragon4) in scientific notation."""
+    X = rows_of(every_kind_of_float32(3000, seed=1), 1)
+    cells = _core.format_text(X, ",").decode().split("\n")[:-1]
+    for value, cell in zip(X[:, 0], cells):
+        assert len(cell) <= len(np.format_float_scientific(value, unique=True, trim="-")), (value, cell)
+
+
+def test_precision_gives_printf_g():
+    X = rows_of(every_kind_of_float32(2000, seed=2), 4)
+    for precision in (1, 3, 6, 9):
+        expected = "".join(",".join(f"%.{precision}g" % v for v in row) + "\n" for row in X.tolist())
+        assert _core.format_text(X, ";" if precision == 3 else ",", precision).decode() == (
+            expected.replace(",", ";") if precision == 3 else expected)
+
+
+def test_float64_shortest_round_trips():
+    X = np.random.default_rng(3).standard_normal((200, 7)) * 10.0 ** np.arange(-3, 4)
+    text = _core.format_text(X, "\t")
+    np.testing.assert_array_equal(np.loadtxt(io.BytesIO(text), delimiter="\t"), X)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", ""])
+def test_parse_matches_numpy_loadtxt(delimiter):
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((3000, 12)) * 10.0 ** rng.integers(-8, 8, (3000, 12))).astype(np.float32)
+    lines = []
+    for row in X.tolist():
+        cells = [f"{v:.{rng.integers(1, 12)}g}" for v in row]
+        lines.append((delimiter or "  ").join(cells))
+    text = ("\n".join(lines) + "\n").encode()
+    back, refused, _ = _core.parse_text(text, delimiter, 12, 2)
+    assert len(refused) == 0
+    expected = np.loadtxt(io.BytesIO(text), delimiter=delimiter or None, dtype=np.float64).astype(np.float32)
+    np.testing.assert_array_equal(back, expected)
+
+
+def test_parse_cell_forms_as_python_float():
+    text = b' 1 ,"2", \'3\' ,+4,-5e-1,.5,6.,INF,-Infinity,nan,1e-50,-1e-50\r\n'
+    X, refused, _ = _core.parse_text(text, ",", 12)
+    assert len(refused) == 1 and refused[0, 1] == 1  # 1e-50 rounds to zero: Python decides
+    X, refused, _ = _core.parse_text(text.replace(b",1e-50,-1e-50", b",0,-0"), ",", 12)
+    assert len(refused) == 0
+    expected = [float(c.strip().strip("\"'")) for c in text.decode().split(",")[:10]] + [0.0, -0.0]
+    np.testing.assert_array_equal(X[0], np.float32(expected))
+
+
+@pytest.mark.parametrize("line", [b"1,nan(1)", b"1,+-2", b"1,1e", b"1,0x10", b"1,", b"1,2,3", b"1", b"1,\xc2\xa02",
+                                  b"1,1_0", b"1,1e39", b'1,"2'])
+def test_the_core_leaves_what_it_does_not_know_to_python(line):
+    X, refused, _ = _core.parse_text(b"0,0\n" + line + b"\n", ",", 2)
+    assert refused.tolist() == [[1, 2, 4, 4 + len(line)]]
+
+
+def test_blank_lines_crlf_and_line_numbers():
+    text = b"\r\n1,2\r\n \t\r\n\r\n3,4\r\r\n\n5,x"
+    X, refused, lines = _core.parse_text(text, ",", 2)
+    assert refused[:, 1].tolist() == [7] and X.shape == (3, 2) and lines == 7
+    np.testing.assert_array_equal(X[:2], [[1, 2], [3, 4]])
+
+
+# ------------------------------------------------------------------ reading text files
+
+def test_forms_only_python_knows_still_read(tmp_path):
+    """Underscores, non-ASCII digits and spaces: the lines go to Python's float(), as before."""
+    path = tmp_path / "odd.csv"
+    path.write_text("a,b\n1_000,2\n\u0663,\u00a04\n\u00a0\n5,6\n", encoding="utf-8")
+    back = read_matrix(str(path))
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, [[1000, 2], [3, 4], [5, 6]])
+
+
+def test_a_value_beyond_float32_names_its_line_and_column(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n1,2\n3,-1e39\n")
+    with pytest.raises(DataError, match=r"big.csv: line 3, column 2 \(\"y\"\): '-1e39' is beyond float32's range"):
+        read_matrix(str(path))
+
+
+def stream_of(text: bytes, max_rows: int) -> np.ndarray:
+    rows = TextRows("<stdin>", Source(io.BytesIO(text)))
+    return np.concatenate([X for _, X in rows.blocks(max_rows)])
+
+
+@pytest.mark.parametrize("max_rows", [1, 2, 7, 1000])
+def test_blocks_of_any_size_read_as_the_whole(tmp_path, max_rows):
+    text = '\ufeff"a";"b"\r\n\r\n1;2\r\n "3" ;4\r\n\r\n5;6e1\r\n7;8'.encode()
+    (tmp_path / "w.csv").write_bytes(text)
+    whole = read_matrix(str(tmp_path / "w.csv"))
+    np.testing.assert_array_equal(whole, [[1, 2], [3, 4], [5, 60], [7, 8]])
+    np.testing.assert_array_equal(stream_of(text, max_rows), whole)
+
+
+def test_utf16_stream():
+    text = "a\tb\n1\t2\n3\t4\n".encode("utf-16")
+    np.testing.assert_array_equal(stream_of(text, 1), [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("max_rows", [1, 3, 100])
+def test_a_bad_cell_in_a_later_block_names_its_line(max_rows):
+    text = b"h1,h2\n" + b"1,2\n" * 10 + b"\n3,oops\n"
+    with pytest.raises(DataError) as info:
+        for _ in TextRows("<stdin>", Source(io.BytesIO(text))).blocks(max_rows):
+            pass
+    assert str(info.value) == "<stdin>: line 13, column 2 (\"h2\"): 'oops' is not a number"
+
+
+def test_header_only_and_empty_streams():
+    for text, message in [(b"", "no data rows (the file is empty)"), (b"\n \n", "no data rows (the file is empty)"),
+                          (b"a,b\n\n", "no data rows (only a header)")]:
+        with pytest.raises(DataError) as info:
+            stream_of(text, 10)
+        assert str(info.value) == f"<stdin>: {message}"
+
+
+def test_text_files_and_stdin_open_as_rows_npy_files_as_arrays(tmp_path):
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    write_matrix(str(tmp_path / "x.csv"), X)
+    np.save(tmp_path / "x.npy", X)
+    assert isinstance(open_rows(str(tmp_path / "x.csv")), TextRows)
+    assert isinstance(open_rows(str(tmp_path / "x.npy")), np.ndarray)
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    rows = open_rows("-", stdin=io.BytesIO(buffer.getvalue()))
+    assert isinstance(rows, NpyRows) and rows.shape == (4, 3)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in rows.blocks(3)]), X)
+
+
+def test_a_truncated_npy_stream_says_so():
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((100, 10), dtype=np.float32))
+    rows = open_rows("-", stdin=io.BytesIO(buffer.getvalue()[:-50]))
+    with pytest.raises(DataError, match=r"^<stdin>: the NPY stream ended after 98 of its 100 rows"):
+        for _ in rows.blocks(7):
+            pass
+
+
+# ------------------------------------------------------------------ the command line, as a pipeline
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("text_model")
+    X = np.random.default_rng(5).random((300, 6)).astype(np.float32)
+    np.save(folder / "x.npy", X)
+    run(["pretrain", str(folder / "x.npy"), "--layers", "4", "--epochs", "1", "-q", "-o", str(folder / "m.npz")])
+    return str(folder / "m.npz")
+
+
+def run(argv, stdin=b"", check=True):
+    result = subprocess.run([sdae_program(), *argv], input=stdin, capture_output=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def test_a_bad_cell_at_row_150000_leaves_valid_csv_and_no_file(model, tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.random((200_000, 6)).astype(np.float32)
+    text = bytearray(b"a,b,c,d,e,f\n" + _core.format_text(X, ","))
+    start = text.index(b"\n")  # the header's end
+    for _ in range(150_000):
+        start = text.index(b"\n", start + 1)
+    end = text.index(b"\n", start + 1)
+    text[start + 1:end] = b"1,2,3,4,5,bad"  # line 150,002: data row 150,001
+    result = run(["encode", "-m", model, "-"], bytes(text), check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines()[-1] == \
+        "Error: <stdin>: line 150002, column 6 (\"f\"): 'bad' is not a number"
+    out = result.stdout.decode()
+    assert out.endswith("\n")  # whole lines only: what came out reads as CSV
+    codes = np.loadtxt(io.StringIO(out), delimiter=",", dtype=np.float32, ndmin=2)
+    assert codes.shape[1] == 4 and 0 < len(codes) <= 150_000
+    expected = run(["encode", "-m", model, "-"], _core.format_text(X[:len(codes)], ","))
+    np.testing.assert_array_equal(codes, np.loadtxt(io.BytesIO(expected.stdout), delimiter=",", dtype=np.float32))
+    result = run(["encode", "-m", model, "-", "-o", str(tmp_path / "codes.csv")], bytes(text), check=False)
+    assert result.returncode == 1 and os.listdir(tmp_path) == []
+
+
+def test_the_first_codes_leave_before_the_input_ends(model):
+    """A pipe held open: rows written, a line of codes read back while stdin is still open."""
+    with subprocess.Popen([sdae_program(), "encode", "-m", model, "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            X = np.random.default_rng(7).random((5, 6)).astype(np.float32)
+            process.stdin.write(_core.format_text(X, ","))
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no output while the input stayed open"
+            first = process.stdout.readline()
+            assert process.poll() is None  # still waiting for the rest of its input
+            assert len(first.split(b",")) == 4
+            process.stdin.write(_core.format_text(X, ","))
+            process.stdin.close()
+            rest = process.stdout.read()
+            assert process.wait(timeout=60) == 0
+            assert len((first + rest).splitlines()) == 10
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_an_npy_stream_held_open_passes_its_first_rows_on(model):
+    X = np.random.default_rng(9).random((10, 6)).astype(np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    raw = buffer.getvalue()
+    with subprocess.Popen([sdae_program(), "encode", "-m", model, "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            process.stdin.write(raw[:len(raw) - 5 * 6 * 4])  # the header and 5 of the 10 rows
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no output while the input stayed open"
+            first = process.stdout.readline()
+            assert process.poll() is None and len(first.split(b",")) == 4
+            process.stdin.write(raw[len(raw) - 5 * 6 * 4:])
+            process.stdin.close()
+            rest = process.stdout.read()
+            assert process.wait(timeout=60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    # The same codes as the whole input in one go, but for the last bits: the core's kernel depends on
+    # how many rows a call computes, and a stream's blocks follow its writer's pauses.
+    expected = np.loadtxt(io.BytesIO(run(["encode", "-m", model, "-"], raw).stdout), delimiter=",")
+    got = np.loadtxt(io.BytesIO(first + rest), delimiter=",")
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_csv_and_npy_pipelines_agree(model, tmp_path):
+    X = np.random.default_rng(8).random((1000, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    write_matrix(str(tmp_path / "x.csv"), X)
+    for command in ("encode", "denoise", "score"):
+        from_npy = run([command, "-m", model, str(tmp_path / "x.npy"), "-o", str(tmp_path / "a.npy")])
+        from_csv = run([command, "-m", model, "-", "-o", str(tmp_path / "b.npy")], (tmp_path / "x.csv").read_bytes())
+        assert from_npy.returncode == from_csv.returncode == 0
+        np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+        text = run([command, "-m", model, str(tmp_path / "x.csv")]).stdout
+        np.testing.assert_array_equal(np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.float32, ndmin=2),
+                                      np.load(tmp_path / "a.npy"))
