@@ -1,12 +1,10 @@
-// The only bridge between Python and the core: array views in, GIL released, errors mapped.
+// The bridge between Python and the core (with bindings_text.cpp, the text codec, and
+// bindings_hooks.cpp, the tests' hooks): array views in, GIL released, errors mapped.
 // Every C++ exception arrives as one Python type the CLI can tell from its own bugs:
 // std::bad_alloc as MemoryError, anything else (std::invalid_argument for bad shapes and
 // settings, whatever a parallel region caught and rethrew) as _core.CoreError, a ValueError.
-#include <pybind11/eigen.h>
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
+#include "bindings.hpp"
 
-#include <array>
 #include <string>
 
 #include "sdae/dae_layer.hpp"
@@ -14,22 +12,10 @@
 #include "sdae/interrupt.hpp"
 #include "sdae/noise.hpp"
 #include "sdae/online_sgd.hpp"
-#include "sdae/short_batch.hpp"
 #include "sdae/stack.hpp"
-#include "sdae/text_format.hpp"
-#include "sdae/text_parse.hpp"
 #include "sdae/threads.hpp"
 
-namespace py = pybind11;
-using namespace sdae;
-
 namespace {
-
-// Arrays arrive as views (float32, C-contiguous); noconvert() refuses anything that would need a copy.
-using InMatrix = Eigen::Ref<const RowMatrixF>;
-using OutMatrix = Eigen::Ref<RowMatrixF>;
-using InVector = Eigen::Ref<const VectorF>;
-using OutVector = Eigen::Ref<VectorF>;
 
 OptimizerState make_state(OutVector m, OutVector v, std::int64_t step) { return OptimizerState{m, v, step}; }
 
@@ -50,108 +36,6 @@ auto interruptible(F&& run) {
   } catch (const Interrupted&) {
     throw py::error_already_set();
   }
-}
-
-// A text delimiter from Python: one character, or "" for runs of whitespace ('\0' below).
-char delimiter_of(const std::string& delimiter) {
-  if (delimiter.empty()) return '\0';
-  if (delimiter.size() != 1 || delimiter[0] == '\n' || delimiter[0] == '\r' || delimiter[0] == '\0')
-    throw std::invalid_argument("delimiter: expected one character other than a line end, or '' for whitespace");
-  return delimiter[0];
-}
-
-// Rows of a float32 or float64 matrix as text, straight into one bytes object.
-template <class T>
-py::bytes format_text(py::array_t<T, py::array::c_style> X, const std::string& delimiter, int precision,
-                      int num_threads) {
-  if (X.ndim() != 2) throw std::invalid_argument("X: expected a 2-D matrix");
-  const char d = delimiter_of(delimiter);
-  if (d == '\0') throw std::invalid_argument("delimiter: give the character that separates the cells");
-  const T* data = X.data();
-  const Index rows = X.shape(0), cols = X.shape(1);
-  FormattedText text;
-  {
-    py::gil_scoped_release nogil;
-    text = format_rows(data, rows, cols, d, precision, num_threads);
-  }
-  py::bytes out(nullptr, text.size());
-  char* target = PyBytes_AsString(out.ptr());
-  {
-    py::gil_scoped_release nogil;
-    text.copy_to(target);
-  }
-  return out;
-}
-
-// For the tests: throws `kind` from thread 1 of a parallel region, through the same capture and
-// rethrow every parallel loop of the core uses, to check what reaches Python.
-void raise_from_threads(const std::string& kind) {
-  ParallelErrors errors;
-#pragma omp parallel num_threads(2)
-  errors.run([&] {
-    if (omp_get_thread_num() != omp_get_num_threads() - 1) return;
-    if (kind == "bad_alloc") throw std::bad_alloc();
-    if (kind == "invalid_argument") throw std::invalid_argument("X: expected 3 columns, got 4");
-    if (kind == "logic_error") throw std::logic_error("an internal check failed");
-    throw std::runtime_error(kind);
-  });
-  errors.rethrow();
-}
-
-Kernel kernel_named(const std::string& name) {
-  for (Kernel k : {Kernel::eigen, Kernel::blas, Kernel::small_times, Kernel::small_times_transpose,
-                   Kernel::small_rank_update, Kernel::short_times, Kernel::short_times_transpose,
-                   Kernel::short_rank_update})
-    if (name == kernel_name(k)) return k;
-  throw std::invalid_argument("no kernel named " + name);
-}
-
-// C (m, n) = op(A) (m, k) op(B) (k, n), or a ValueError: the kernels trust their shapes.
-void check_product(const MatrixRef& C, const InMatrix& A, bool ta, const InMatrix& B, bool tb) {
-  const Index k = ta ? A.rows() : A.cols();
-  if ((ta ? A.cols() : A.rows()) != C.rows() || (tb ? B.rows() : B.cols()) != C.cols() ||
-      (tb ? B.cols() : B.rows()) != k)
-    throw std::invalid_argument("C, op(A), op(B): expected (m, n), (m, k), (k, n)");
-}
-
-// For the tests: the kernels and their dispatcher on arrays, and the limits between them.
-void define_kernel_hooks(py::module_& mod) {
-  mod.def("_choose_kernel", [](Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta,
-                               Index step_batch) {
-    return std::string(kernel_name(choose_kernel(m, n, k, ta, tb, alpha, beta, step_batch)));
-  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("transpose_a"), py::arg("transpose_b"), py::arg("alpha"),
-     py::arg("beta"), py::arg("step_batch") = 0,
-     "For the tests: the kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C.");
-  mod.def("_run_kernel", [](const std::string& kernel, OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb,
-                            float alpha, float beta, std::array<Index, 2> corner) {
-    const Kernel k = kernel_named(kernel);
-    const Index m = ta ? A.cols() : A.rows(), n = tb ? B.rows() : B.cols();
-    if (corner[0] < 0 || corner[1] < 0 || corner[0] + m > C.rows() || corner[1] + n > C.cols())
-      throw std::invalid_argument("C: the product does not fit from this corner");
-    MatrixRef Cw = C.block(corner[0], corner[1], m, n);
-    check_product(Cw, A, ta, B, tb);
-    py::gil_scoped_release nogil;
-    run_kernel(k, Cw, A, ta, B, tb, alpha, beta);
-  }, py::arg("kernel"), py::arg("C").noconvert(), py::arg("A").noconvert(), py::arg("transpose_a"),
-     py::arg("B").noconvert(), py::arg("transpose_b"), py::arg("alpha"), py::arg("beta"),
-     py::arg("corner") = std::array<Index, 2>{0, 0},
-     "For the tests: C[r:r+m, c:c+n] = alpha op(A) op(B) + beta C[...] on the kernel named, on one "
-     "thread, with (r, c) = corner (a window of C: a row stride other than its width).");
-  mod.def("_gemm", [](OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb, float alpha, float beta,
-                      int num_threads, Index step_batch) {
-    check_product(C, A, ta, B, tb);
-    py::gil_scoped_release nogil;
-    gemm(C, A, ta, B, tb, alpha, beta, num_threads, step_batch);
-  }, py::arg("C").noconvert(), py::arg("A").noconvert(), py::arg("transpose_a"), py::arg("B").noconvert(),
-     py::arg("transpose_b"), py::arg("alpha"), py::arg("beta"), py::arg("num_threads") = 1,
-     py::arg("step_batch") = 0, "For the tests: the one entry for products, as the core calls it.");
-  py::dict limits;
-  limits["small_batch"] = kSmallBatch;
-  limits["times_rows"] = kTimesRows;
-  limits["update_rows"] = kUpdateRows;
-  limits["short_batch"] = kShortBatch;
-  limits["short_tiles"] = have_short_tiles();
-  mod.attr("_kernel_limits") = limits;
 }
 
 }  // namespace
@@ -176,10 +60,6 @@ PYBIND11_MODULE(_core, mod) {
       PyErr_SetString(core_error.get_stored().ptr(), e.what());
     }
   });
-  mod.def("_raise_from_threads", &raise_from_threads, py::arg("kind"),
-          "For the tests: throw bad_alloc, invalid_argument, logic_error or any other message as a "
-          "runtime_error from inside a parallel region.");
-
   py::enum_<Activation>(mod, "Activation")
       .value("sigmoid", Activation::sigmoid)
       .value("tanh", Activation::tanh)
@@ -379,50 +259,8 @@ PYBIND11_MODULE(_core, mod) {
      py::arg("v").noconvert(), py::arg("step"), py::arg("X").noconvert(), py::arg("Y").noconvert(),
      py::arg("epoch"), "One epoch of fine-tuning X -> Y. Returns (mean loss per row, updates so far).");
 
-  // --- text in and out ------------------------------------------------------------------------
-  mod.def("parse_text", [](py::buffer data, const std::string& delimiter, Index n_fields, int num_threads) {
-    const char d = delimiter_of(delimiter);
-    if (n_fields <= 0) throw std::invalid_argument("n_fields: expected at least 1");
-    py::buffer_info info = data.request();
-    if (info.itemsize != 1 || info.ndim != 1 || (info.size > 1 && info.strides[0] != 1))
-      throw std::invalid_argument("data: expected contiguous bytes");
-    const std::string_view text(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size));
-    std::vector<TextLine> lines;
-    Index n_lines = 0;
-    {
-      py::gil_scoped_release nogil;
-      lines = index_lines(text, &n_lines);
-    }
-    py::array_t<float> X({static_cast<py::ssize_t>(lines.size()), static_cast<py::ssize_t>(n_fields)});
-    float* out = X.mutable_data();
-    std::vector<Index> refused;
-    {
-      py::gil_scoped_release nogil;
-      refused = parse_lines(text, lines, d, n_fields, out, num_threads);
-    }
-    py::array_t<std::int64_t> where({static_cast<py::ssize_t>(refused.size()), py::ssize_t{4}});
-    auto w = where.mutable_unchecked<2>();
-    for (std::size_t i = 0; i < refused.size(); ++i) {
-      const TextLine& line = lines[static_cast<std::size_t>(refused[i])];
-      const auto k = static_cast<py::ssize_t>(i);
-      w(k, 0) = refused[i];
-      w(k, 1) = line.number;
-      w(k, 2) = static_cast<std::int64_t>(line.begin);
-      w(k, 3) = static_cast<std::int64_t>(line.end);
-    }
-    return py::make_tuple(X, where, n_lines);
-  }, py::arg("data"), py::arg("delimiter"), py::arg("n_fields"), py::arg("num_threads") = 0,
-     "The non-blank lines of data (bytes) as a (lines, n_fields) float32 matrix, the lines it could not "
-     "read as an (k, 4) int64 array of (row, line number from 1, first byte, end byte) (their rows are "
-     "left unset), and the number of lines, blank ones included. delimiter '' splits on whitespace.");
-  mod.def("format_text", &format_text<float>, py::arg("X").noconvert(), py::arg("delimiter"),
-          py::arg("precision") = 0, py::arg("num_threads") = 0);
-  mod.def("format_text", &format_text<double>, py::arg("X").noconvert(), py::arg("delimiter"),
-          py::arg("precision") = 0, py::arg("num_threads") = 0,
-          "Rows of X (float32 or float64, C-contiguous) as text lines, as bytes: the shortest text that reads "
-          "back to the same value (precision 0), or that many significant digits (%.<precision>g).");
-
   mod.attr("gemm_backend") = gemm_backend();
-  define_kernel_hooks(mod);
+  define_text(mod);
+  define_test_hooks(mod);
 
 }

@@ -59,9 +59,9 @@ def read_matrix(path: str, key: str | None = None, *,
         except OSError as e:
             if e.errno == errno.ENOMEM:  # the mapping itself counts against `ulimit -v`
                 raise _cannot_map(name, path) from None
-            raise _numpy_error(name, "NPY", e) from e
+            raise numpy_error(name, "NPY", e) from e
         except Exception as e:
-            raise _numpy_error(name, "NPY", e) from e
+            raise numpy_error(name, "NPY", e) from e
     elif kind == "npz":
         if not head.startswith(ZIP_MAGICS):
             raise DataError(f"{name}: not a valid NPZ file (not a zip archive)")
@@ -70,7 +70,7 @@ def read_matrix(path: str, key: str | None = None, *,
             array = _load_npz(name, f, key)
     else:
         array = _read_text(name, path, raw)
-    _validate(name, array)
+    check_matrix(name, array)
     return array
 
 
@@ -144,7 +144,8 @@ def _cannot_map(name: str, path: str) -> DataError:
                          "raise the limit, or give fewer rows")
 
 
-def _numpy_error(name: str, kind: str, exc: Exception) -> DataError:
+def numpy_error(name: str, kind: str, exc: Exception) -> DataError:
+    """NumPy's complaint about an NPY/NPZ file as one line that names the file."""
     lines = str(exc).strip().splitlines()
     reason = lines[0][:100] if lines else type(exc).__name__
     # numpy reports object arrays as "...pickle..." (np.load) or "Python objects" (memmap)
@@ -169,10 +170,11 @@ def _load_npz(name: str, source: BinaryIO, key: str | None) -> np.ndarray:
     except DataError:
         raise
     except Exception as e:
-        raise _numpy_error(name, "NPZ", e) from e
+        raise numpy_error(name, "NPZ", e) from e
 
 
-def _validate(name: str, array: np.ndarray) -> None:
+def check_matrix(name: str, array: np.ndarray) -> None:
+    """Refuses anything but a 2-D matrix of real numbers, in one line that names the input."""
     if not isinstance(array, np.ndarray):
         raise DataError(f"{name}: does not hold an array")
     if array.ndim != 2:
@@ -243,7 +245,7 @@ def parse_text(name: str, raw: bytes) -> np.ndarray:
     return parse_all(name, raw)
 
 
-def _parse_slowly(name, rows, delimiter, n_fields, header) -> np.ndarray:
+def parse_cells(name, rows, delimiter, n_fields, header) -> np.ndarray:
     """Parse cell by cell so that the first bad cell can be named exactly."""
     values = []
     for line_no, line in rows:

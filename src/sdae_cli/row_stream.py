@@ -14,7 +14,7 @@ import numpy as np
 
 from . import data as data_io
 from . import text_reader
-from .data import NPY_MAGIC, _numpy_error, _validate, input_kind, open_input
+from .data import NPY_MAGIC, check_matrix, input_kind, numpy_error, open_input
 from .errors import DataError
 
 READ_BYTES = 1 << 20  # one read from the source
@@ -253,9 +253,9 @@ class NpyRows:
         except DataError:
             raise
         except Exception as e:
-            raise _numpy_error(name, "NPY", e) from e
+            raise numpy_error(name, "NPY", e) from e
         source.pending = source.pending[header_end:]
-        _validate(name, np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, (0,) * len(shape)))
+        check_matrix(name, np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, (0,) * len(shape)))
         self.shape, self.dtype, self._fortran = shape, dtype, fortran
 
     def blocks(self, max_rows: int) -> Iterator[tuple[int, np.ndarray]]:

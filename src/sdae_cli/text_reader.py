@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from .data import _parse_slowly, cell, is_number, pick_delimiter
+from .data import cell, is_number, parse_cells, pick_delimiter
 from .errors import DataError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -108,7 +108,7 @@ def decide_line(name: str, raw: bytes, line_no: int, dialect: Dialect) -> np.nda
     line = decode_line(raw).rstrip("\r")
     if not line.strip():
         return None
-    values = _parse_slowly(name, [(line_no, line)], dialect.delimiter, dialect.n_fields, dialect.header)[0]
+    values = parse_cells(name, [(line_no, line)], dialect.delimiter, dialect.n_fields, dialect.header)[0]
     beyond = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
     if len(beyond):
         col = int(beyond[0]) + 1
