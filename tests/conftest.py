@@ -1,6 +1,7 @@
-"""Shared fixtures: the shipped digits, small matrices, and one on disk."""
+"""Shared fixtures: the shipped digits, small matrices, one on disk, and a folder for CLI runs."""
 from types import SimpleNamespace
 
+import cli_runs
 import numpy as np
 import pytest
 
@@ -36,3 +37,16 @@ def data_files(tmp_path, small_data):
     np.save(npy, small_data)
     np.savetxt(csv, small_data, delimiter=",", fmt="%.9g")
     return SimpleNamespace(dir=tmp_path, npy=str(npy), csv=str(csv), X=small_data)
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A working directory holding s.npy (200 x 20 in [0, 1)), for the CLI's error tests."""
+    return cli_runs.data_folder(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def model(folder):
+    """`folder` with m.npz, a 20-8-4 model of s.npy, and y.npy, labels of its rows. (A test module
+    that means another model defines its own.)"""
+    return cli_runs.model_folder(folder)

@@ -1,22 +1,10 @@
 """Errors coming up from below the CLI (the C++ core, NumPy, the OS, Ctrl-C outside training, our
 own bugs): each becomes one line with the right exit code, no traceback and no file."""
-import cli_runs
 import numpy as np
 import pytest
 from cli_runs import listing, run, runner
 
 from sdae_cli.cli import cli
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    return cli_runs.data_folder(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def model(folder):
-    return cli_runs.model_folder(folder)
-
 
 # ---------------------------------------------------------------- errors from below, in one line
 

@@ -1,24 +1,12 @@
 """Jobs that cannot be: size lists with holes, signs or absurd sizes, and jobs bigger than the
 memory the machine or the process's limits leave. Each gets one line, the right exit code, no
 traceback and no file. (Errors coming up from below the CLI: test_errors_from_below.py.)"""
-import cli_runs
 import numpy as np
 import pytest
 from cli_runs import listing, run
 
 from sdae_cli import resources
 from sdae_cli.errors import ResourceError
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    return cli_runs.data_folder(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def model(folder):
-    return cli_runs.model_folder(folder)
-
 
 # ---------------------------------------------------------------- size lists
 
