@@ -89,36 +89,36 @@ def check_tiles(picture, images, tile, zoom, cols):
         np.testing.assert_allclose(shown, np.clip(images[i], 0, 1).reshape(tile), atol=1.01 / 255)
 
 
-def test_filters_tile_each_first_layer_unit_on_its_own_range(runner, model_file, tmp_path):
+def filters_shown(runner, model_file, tmp_path, args, units, tile):
+    """`sdae show --filters` with args, read back; its size checked against `units` tiles of `tile`."""
     out = tmp_path / "f.png"
-    run(runner, ["show", "-m", model_file, "--filters", out])
+    run(runner, ["show", "-m", model_file, "--filters", out, *args])
     picture = rgb(out)
-    height, width, zoom = expected_shape(20, (8, 8))
-    assert picture.shape[:2] == (height, width) == (148, 184)
+    height, width, zoom = expected_shape(units, tile)
+    assert picture.shape[:2] == (height, width)
+    return picture, zoom
+
+
+def weights(model_file, layer=0):
+    return SDAE.load(model_file).layers[layer].params()["W"].astype(np.float64)
+
+
+def test_filters_tile_each_first_layer_unit_on_its_own_range(runner, model_file, tmp_path):
+    picture, zoom = filters_shown(runner, model_file, tmp_path, [], 20, (8, 8))
+    assert picture.shape[:2] == (148, 184)
     assert picture.std() > 0.1  # not blank
-    W = SDAE.load(model_file).layers[0].params()["W"].astype(np.float64)  # (64, 20)
-    check_tiles(picture, unit_range(W.T), (8, 8), zoom, cols=5)
+    check_tiles(picture, unit_range(weights(model_file).T), (8, 8), zoom, cols=5)  # W (64, 20)
 
 
 def test_filters_of_layer_2_are_the_product_of_the_weights(runner, model_file, tmp_path):
-    out = tmp_path / "f2.png"
-    run(runner, ["show", "-m", model_file, "--filters", out, "--layer", "2"])
-    picture = rgb(out)
-    height, width, zoom = expected_shape(6, (8, 8))
-    assert picture.shape[:2] == (height, width)
-    layers = SDAE.load(model_file).layers
-    product = layers[0].params()["W"].astype(np.float64) @ layers[1].params()["W"].astype(np.float64)
+    picture, zoom = filters_shown(runner, model_file, tmp_path, ["--layer", "2"], 6, (8, 8))
+    product = weights(model_file) @ weights(model_file, 1)
     check_tiles(picture, unit_range(product.T), (8, 8), zoom, cols=3)
 
 
 def test_image_shape_gives_the_tiles_their_shape(runner, model_file, tmp_path):
-    out = tmp_path / "f.png"
-    run(runner, ["show", "-m", model_file, "--filters", out, "--image-shape", "4x16"])
-    picture = rgb(out)
-    height, width, zoom = expected_shape(20, (4, 16))
-    assert picture.shape[:2] == (height, width)
-    W = SDAE.load(model_file).layers[0].params()["W"].astype(np.float64)
-    check_tiles(picture, unit_range(W.T), (4, 16), zoom, cols=5)
+    picture, zoom = filters_shown(runner, model_file, tmp_path, ["--image-shape", "4x16"], 20, (4, 16))
+    check_tiles(picture, unit_range(weights(model_file).T), (4, 16), zoom, cols=5)
 
 
 def test_reconstructions_show_input_corrupted_and_denoised(runner, model_file, tmp_path, digits):
