@@ -32,7 +32,7 @@ void raise_from_threads(const std::string& kind) {
 Kernel kernel_named(const std::string& name) {
   for (Kernel k : {Kernel::eigen, Kernel::blas, Kernel::small_times, Kernel::small_times_transpose,
                    Kernel::small_rank_update, Kernel::short_times, Kernel::short_times_transpose,
-                   Kernel::short_rank_update})
+                   Kernel::short_rank_update, Kernel::rowwise_times})
     if (name == kernel_name(k)) return k;
   throw std::invalid_argument("no kernel named " + name);
 }
@@ -48,11 +48,13 @@ void check_product(const MatrixRef& C, const InMatrix& A, bool ta, const InMatri
 // For the tests: the kernels and their dispatcher on arrays, and the limits between them.
 void define_kernel_hooks(py::module_& mod) {
   mod.def("_choose_kernel", [](Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta,
-                               Index step_batch) {
-    return std::string(kernel_name(choose_kernel(m, n, k, ta, tb, alpha, beta, step_batch)));
+                               Index step_batch, bool own_row) {
+    const Rows rows = own_row ? Rows::own_row : Rows::batch;
+    return std::string(kernel_name(choose_kernel(m, n, k, ta, tb, alpha, beta, step_batch, rows)));
   }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("transpose_a"), py::arg("transpose_b"), py::arg("alpha"),
-     py::arg("beta"), py::arg("step_batch") = 0,
-     "For the tests: the kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C.");
+     py::arg("beta"), py::arg("step_batch") = 0, py::arg("own_row") = false,
+     "For the tests: the kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C "
+     "(own_row: each row of C from its row of A alone, as inference asks).");
   mod.def("_run_kernel", [](const std::string& kernel, OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb,
                             float alpha, float beta, std::array<Index, 2> corner) {
     const Kernel k = kernel_named(kernel);
@@ -69,13 +71,14 @@ void define_kernel_hooks(py::module_& mod) {
      "For the tests: C[r:r+m, c:c+n] = alpha op(A) op(B) + beta C[...] on the kernel named, on one "
      "thread, with (r, c) = corner (a window of C: a row stride other than its width).");
   mod.def("_gemm", [](OutMatrix C, InMatrix A, bool ta, InMatrix B, bool tb, float alpha, float beta,
-                      int num_threads, Index step_batch) {
+                      int num_threads, Index step_batch, bool own_row) {
     check_product(C, A, ta, B, tb);
     py::gil_scoped_release nogil;
-    gemm(C, A, ta, B, tb, alpha, beta, num_threads, step_batch);
+    gemm(C, A, ta, B, tb, alpha, beta, num_threads, step_batch, own_row ? Rows::own_row : Rows::batch);
   }, py::arg("C").noconvert(), py::arg("A").noconvert(), py::arg("transpose_a"), py::arg("B").noconvert(),
      py::arg("transpose_b"), py::arg("alpha"), py::arg("beta"), py::arg("num_threads") = 1,
-     py::arg("step_batch") = 0, "For the tests: the one entry for products, as the core calls it.");
+     py::arg("step_batch") = 0, py::arg("own_row") = false,
+     "For the tests: the one entry for products, as the core calls it.");
   py::dict limits;
   limits["small_batch"] = kSmallBatch;
   limits["times_rows"] = kTimesRows;

@@ -107,7 +107,8 @@ void encode(const LayerSpec& spec, const ConstVectorRef& theta, const ConstMatri
   check_cols(X.cols(), spec.n_in, "X");
   if (H.rows() != X.rows() || H.cols() != spec.n_hidden) throw std::invalid_argument("H: expected (rows of X, n_hidden)");
   ThreadScope scope(num_threads);
-  gemm(H, X, false, W_of(spec, theta.data()), false, 1.0f, 0.0f, scope.threads());
+  // Rows on their own, as the stack's inference: a layer's codes are the model's, bit for bit.
+  gemm(H, X, false, W_of(spec, theta.data()), false, 1.0f, 0.0f, scope.threads(), 0, Rows::own_row);
   add_bias_activate(H, b_of(spec, theta.data()), spec.encoder, scope);
 }
 

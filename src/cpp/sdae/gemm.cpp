@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sdae/rowwise.hpp"
 #include "sdae/short_batch.hpp"
 #include "sdae/small_batch.hpp"
 #include "sdae/threads.hpp"
@@ -58,7 +59,8 @@ bool computes(Kernel kernel, bool ta, bool tb, float alpha, float beta) {
     case Kernel::eigen:
     case Kernel::blas: return true;
     case Kernel::small_times:
-    case Kernel::short_times: return times && !tb;
+    case Kernel::short_times:
+    case Kernel::rowwise_times: return times && !tb;
     case Kernel::small_times_transpose:
     case Kernel::short_times_transpose: return times && tb;
     case Kernel::small_rank_update:
@@ -101,9 +103,18 @@ bool have_short_tiles() {
 #endif
 }
 
-Kernel choose_kernel(Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta, Index step_batch) {
+Kernel choose_kernel(Index m, Index n, Index k, bool ta, bool tb, float alpha, float beta, Index step_batch,
+                     Rows rows) {
   const bool times = !ta && alpha == 1.0f && beta == 0.0f;  // C (m, n) = A (m, k) op(B)
   const bool update = ta && !tb && beta == 1.0f;            // C += alpha A^T B, A (k, m), B (k, n)
+  if (rows == Rows::own_row) {
+    if (!times || tb) throw std::logic_error("a product of rows computed on their own must be C = A B");
+    // The tiles' sums are the same chains as rowwise_times's, at the BLAS's speed (bench/README.md).
+#ifdef SDAE_SHORT_TILES
+    if (n >= 16) return Kernel::short_times;
+#endif
+    return Kernel::rowwise_times;
+  }
   // A dA step of a few rows: the streaming loops (small_batch.hpp) for its products and its SGD
   // update; its gradient (beta 0) goes on below.
   if (step_batch > 0 && step_batch <= kSmallBatch) {
@@ -136,6 +147,7 @@ const char* kernel_name(Kernel kernel) {
     case Kernel::short_times_transpose: return "short_times_transpose";
     case Kernel::short_rank_update: return "short_rank_update";
     case Kernel::short_momentum_update: return "short_momentum_update";
+    case Kernel::rowwise_times: return "rowwise_times";
   }
   return "?";
 }
@@ -149,6 +161,7 @@ void run_kernel(Kernel kernel, MatrixRef C, const ConstMatrixRef& A, bool ta, co
     case Kernel::small_times: small_times(C, A, B); return;
     case Kernel::small_times_transpose: small_times_transpose(C, A, B); return;
     case Kernel::small_rank_update: small_rank_update(C, alpha, A, B); return;
+    case Kernel::rowwise_times: rowwise_times(C, A, B); return;
 #ifdef SDAE_HAVE_OPENBLAS
     case Kernel::blas: blas_gemm(C, A, ta, B, tb, alpha, beta); return;
 #endif
@@ -163,15 +176,15 @@ void run_kernel(Kernel kernel, MatrixRef C, const ConstMatrixRef& A, bool ta, co
 }
 
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool ta, const ConstMatrixRef& B, bool tb, float alpha, float beta,
-          int num_threads, Index step_batch) {
+          int num_threads, Index step_batch, Rows rows) {
   const Index m = C.rows(), n = C.cols(), k = ta ? A.rows() : A.cols();
   if (m == 0 || n == 0) return;
   split_output(m, n, k, num_threads, [&](Index i0, Index w, bool by_rows) {
     MatrixRef Cb = by_rows ? MatrixRef(C.middleRows(i0, w)) : MatrixRef(C.middleCols(i0, w));
     const ConstMatrixRef Ab = !by_rows ? A : ta ? ConstMatrixRef(A.middleCols(i0, w)) : ConstMatrixRef(A.middleRows(i0, w));
     const ConstMatrixRef Bb = by_rows ? B : tb ? ConstMatrixRef(B.middleRows(i0, w)) : ConstMatrixRef(B.middleCols(i0, w));
-    run_kernel(choose_kernel(Cb.rows(), Cb.cols(), k, ta, tb, alpha, beta, step_batch), Cb, Ab, ta, Bb, tb, alpha,
-               beta);
+    run_kernel(choose_kernel(Cb.rows(), Cb.cols(), k, ta, tb, alpha, beta, step_batch, rows), Cb, Ab, ta, Bb, tb,
+               alpha, beta);
   });
 }
 

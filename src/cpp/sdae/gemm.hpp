@@ -1,7 +1,8 @@
 // Matrix products on row-major views, and the one decision of which kernel computes each:
 // sdae's streaming loops for dA steps of a few rows (small_batch.hpp), its register tiles for
 // short batches (short_batch.hpp, AVX-512 builds only), a tuned BLAS (scipy-openblas32's sgemm)
-// for products with two long sides when the build found one, Eigen's GEMM otherwise.
+// for products with two long sides when the build found one, Eigen's GEMM otherwise; and for
+// inference, products whose rows do not depend on each other (rowwise.hpp).
 // bench/README.md has the measurements behind the limits below. (A tied layer's batch-1 SGD epoch
 // runs no products: online_sgd.cpp fuses them into one pass, when online_sgd_applies says so.)
 #pragma once
@@ -30,16 +31,26 @@ enum class Kernel {
   short_times_transpose,
   short_rank_update,
   short_momentum_update,  ///< V = mu V + alpha A^T B, then T += V (momentum_update only)
+  rowwise_times,          ///< C = A B, a fused multiply-add chain an element (rowwise.hpp)
 };
+
+/// Which rows a product's result may depend on. `batch`: any kernel, the fastest for the shape
+/// (a BLAS's sums change with the rows computed together). `own_row`: each row of C from its row
+/// of A alone, always in the same order, so that inference gives a row the same bits whether it
+/// is computed alone, in a file or in whatever blocks a pipe delivers, on any number of threads.
+/// Only C = A B (alpha 1, beta 0) has this form.
+enum class Rows { batch, own_row };
 
 /// Whether this build has the register tiles (short_*): with AVX-512 only.
 bool have_short_tiles();
 
 /// The kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C, with k
 /// the inner size. step_batch: the batch size when called from inside a dA step (the step's
-/// products, one thread's slice of the hidden units), 0 anywhere else.
+/// products, one thread's slice of the hidden units), 0 anywhere else. With Rows::own_row: the
+/// register tiles for outputs of 16 columns or more when built, else rowwise_times (a
+/// std::logic_error for any other form than C = A B).
 Kernel choose_kernel(Index m, Index n, Index k, bool transpose_a, bool transpose_b, float alpha, float beta,
-                     Index step_batch = 0);
+                     Index step_batch = 0, Rows rows = Rows::batch);
 
 /// The kernel momentum_update runs for a target T (m, n) of k rows of A and B:
 /// short_momentum_update (one pass over V and T), or else the kernel choose_kernel picks for
@@ -62,7 +73,7 @@ void run_kernel(Kernel kernel, MatrixRef C, const ConstMatrixRef& A, bool transp
 /// choose_kernel picks; call it with 1 thread from inside a parallel region.
 /// @param C (m, n)  @param A op(A) is (m, k)  @param B op(B) is (k, n)
 void gemm(MatrixRef C, const ConstMatrixRef& A, bool transpose_a, const ConstMatrixRef& B, bool transpose_b,
-          float alpha, float beta, int num_threads, Index step_batch = 0);
+          float alpha, float beta, int num_threads, Index step_batch = 0, Rows rows = Rows::batch);
 
 /// A momentum step fused into the gradient's product: V = mu V + alpha A^T B, then T += V.
 /// Threads split T as gemm splits C; each block runs momentum_kernel's choice.

@@ -48,8 +48,9 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
   // Each thread takes panels of rows through every layer on its own: a panel's activations
   // (512 x 1000 floats, 2 MB) are still in the core's cache when its bias and activation are
   // applied and when the next layer reads them, where whole-batch layers sent them out to memory
-  // and back twice (bench/README.md, kernel measurements). Panels are fixed, so results do not
-  // depend on the thread count.
+  // and back twice (bench/README.md, kernel measurements). Every product asks for rows computed
+  // on their own (gemm.hpp's Rows::own_row), so a row's result depends neither on its panel nor
+  // on the thread count: the same bits in any batch.
   const Index panel = 512;
   const Index panels = (X.rows() + panel - 1) / panel;
   // Panels hold the layers between input and output only: a one-layer chain needs none (at
@@ -75,7 +76,7 @@ void stack_forward(const StackSpec& spec, const ConstVectorRef& theta, const Con
           layer_forward(spec, theta.data(), j, in,
                         j + 1 == L ? MatrixRef(out.middleRows(start, b))
                                    : MatrixRef(buffers[j % 2].topLeftCorner(b, d.n_out)),
-                        one);
+                        one, nullptr, Rows::own_row);
         }
       });
   }

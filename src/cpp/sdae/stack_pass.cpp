@@ -12,12 +12,23 @@
 namespace sdae {
 namespace {
 
+/// Each row of Z <- its softmax, through blocked() and sums in 16 lanes from the row's start:
+/// Eigen's row reductions and exp peel to an aligned address, and a row's address in a batch
+/// changes with its place there (10 classes: every row starts 40 bytes after the last).
 void softmax_rows(MatrixRef Z, const ThreadScope& scope) {
+  using Block = Eigen::Array<float, 16, 1>;
 #pragma omp parallel for num_threads(scope.for_elements(Z.size())) schedule(static)
   for (Index i = 0; i < Z.rows(); ++i) {
-    auto z = Z.row(i).array();
-    z = (z - z.maxCoeff()).exp();
-    z /= z.sum();
+    float* z = Z.row(i).data();
+    const Index n = Z.cols();
+    const float top = Z.row(i).maxCoeff();  // (a maximum is exact in any order)
+    Block lanes = Block::Zero();
+    blocked(z, n, [&](Block& b) { b = (b - top).exp(); });
+    Index j = 0;
+    for (; j + 16 <= n; j += 16) lanes += Eigen::Map<const Block>(z + j);
+    float total = lanes.sum();
+    for (; j < n; ++j) total += z[j];
+    Eigen::Map<Eigen::ArrayXf>(z, n) /= total;  // (a division is exact to the element)
   }
 }
 
@@ -30,11 +41,11 @@ Index widest_output(const StackSpec& spec) {
 }
 
 void layer_forward(const StackSpec& spec, const float* theta, size_t j, const ConstMatrixRef& in, MatrixRef out,
-                   const ThreadScope& scope, MatrixRef* pre) {
+                   const ThreadScope& scope, MatrixRef* pre, Rows rows) {
   const DenseSpec& d = spec.layers[j];
   const float* bias = theta + spec.bias_offset(j);
   gemm(out, in, false, ConstMatrixMap(theta + spec.weight_offset(j), d.n_in, d.n_out), false, 1.0f, 0.0f,
-       scope.threads());
+       scope.threads(), 0, rows);
   const bool softmax = j + 1 == spec.layers.size() && spec.loss == OutputLoss::softmax_nll;
 #pragma omp parallel for num_threads(scope.for_elements(out.size())) schedule(static)
   for (Index i = 0; i < out.rows(); ++i) {

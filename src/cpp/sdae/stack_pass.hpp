@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sdae/gemm.hpp"
 #include "sdae/stack.hpp"
 #include "sdae/threads.hpp"
 #include "sdae/types.hpp"
@@ -35,10 +36,10 @@ struct StackWorkspace {
 };
 
 /// out = s(in W_j + b_j) for layer j of the chain; a softmax_nll output is left as softmax rows.
-/// With `pre`, the last layer's in W_j + b_j is kept there too. @param in (rows, n_in of j)
-/// @param out, *pre (rows, n_out of j)
+/// With `pre`, the last layer's in W_j + b_j is kept there too; `rows` as gemm.hpp says
+/// (inference: Rows::own_row). @param in (rows, n_in of j)  @param out, *pre (rows, n_out of j)
 void layer_forward(const StackSpec& spec, const float* theta, size_t j, const ConstMatrixRef& in, MatrixRef out,
-                   const ThreadScope& scope, MatrixRef* pre = nullptr);
+                   const ThreadScope& scope, MatrixRef* pre = nullptr, Rows rows = Rows::batch);
 
 /// Runs the first b rows of ws.A[0] through the chain; with dropout, each hidden layer's dropped
 /// units are set to 0 and the kept ones scaled by 1 / (1 - dropout) before the next layer reads them.
