@@ -153,7 +153,9 @@ COMMANDS = {
     },
 }
 INFERENCE = {"-m": MODELS, "-o": OUTPUTS, "--format": (["npy", "csv"], ["x", ""]), "--threads": THREADS,
-             "--key": (["data"], ["a", "nokey"])}
+             "--key": (["data"], ["a", "nokey"]), "--header": None,
+             "--precision": (["1", "6", "9"], ["0", "10", "-1", "x", ""]),
+             "--keep-columns": (["label", "0", "0,label"], ["", ",", "99", "x", "0,,1"])}
 COMMANDS["encode"] = {**INFERENCE, "--layer": (["1", "2"], ["3", "0", "-1", "x", "99999999999999999999"])}
 COMMANDS["denoise"] = dict(INFERENCE)
 COMMANDS["score"] = dict(INFERENCE)

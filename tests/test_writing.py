@@ -146,8 +146,8 @@ def test_failed_csv_write_keeps_old_file(tmp_path, matrix, monkeypatch):
 
     real_format_rows = writing.format_rows
 
-    def broken_format_rows(block, delimiter):
-        real_format_rows(block, delimiter)
+    def broken_format_rows(block, delimiter, precision=0):
+        real_format_rows(block, delimiter, precision)
         raise RuntimeError("boom")
 
     monkeypatch.setattr(writing, "format_rows", broken_format_rows)

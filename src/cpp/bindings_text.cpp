@@ -1,6 +1,7 @@
 // The text codec's bindings: bytes in and out, the GIL released around the parsing and formatting.
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bindings.hpp"
@@ -78,6 +79,35 @@ void define_text(py::module_& mod) {
      "The non-blank lines of data (bytes) as a (lines, n_fields) float32 matrix, the lines it could not "
      "read as an (k, 4) int64 array of (row, line number from 1, first byte, end byte) (their rows are "
      "left unset), and the number of lines, blank ones included. delimiter '' splits on whitespace.");
+  mod.def("cut_columns", [](py::buffer data, const std::string& delimiter, const std::vector<Index>& columns,
+                            const std::string& join) {
+    const char d = delimiter_of(delimiter), j = delimiter_of(join);
+    if (j == '\0') throw std::invalid_argument("join: give the character that separates the kept cells");
+    py::buffer_info info = data.request();
+    if (info.itemsize != 1 || info.ndim != 1 || (info.size > 1 && info.strides[0] != 1))
+      throw std::invalid_argument("data: expected contiguous bytes");
+    const std::string_view text(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size));
+    CutText cut;
+    {
+      py::gil_scoped_release nogil;
+      cut = cut_columns(text, d, columns, j);
+    }
+    return py::make_tuple(py::bytes(cut.rest), py::bytes(cut.kept));
+  }, py::arg("data"), py::arg("delimiter"), py::arg("columns"), py::arg("join"),
+     "(rest, kept): data (bytes) with the cells at `columns` (0-based, increasing) of each non-blank line "
+     "replaced by 0, and those cells as written, one line per non-blank line, joined by `join`.");
+  mod.def("paste_lines", [](py::bytes left, py::bytes right, const std::string& delimiter) {
+    const char d = delimiter_of(delimiter);
+    if (d == '\0') throw std::invalid_argument("delimiter: give the character that separates the cells");
+    const std::string_view l(left), r(right);
+    std::string out;
+    {
+      py::gil_scoped_release nogil;
+      out = paste_lines(l, r, d);
+    }
+    return py::bytes(out);
+  }, py::arg("left"), py::arg("right"), py::arg("delimiter"),
+     "Each line of left, the delimiter, and the same line of right (bytes, every line ending in a newline).");
   mod.def("format_text", &format_text<float>, py::arg("X").noconvert(), py::arg("delimiter"),
           py::arg("precision") = 0, py::arg("num_threads") = 0);
   mod.def("format_text", &format_text<double>, py::arg("X").noconvert(), py::arg("delimiter"),

@@ -25,6 +25,7 @@ from .cli_support import (
     setting_option,
     size_list,
     source_name,
+    text_output,
     threads_option,
     training_options,
     tuned_model_path,
@@ -109,27 +110,32 @@ def pretrain(ctx, data, output, layers, noise, noise_type, epochs, batch_size, l
 @inference_options
 @click.option("--layer", type=int, help="Encode up to layer K (1 = first hidden layer; default: the top).")
 @click.pass_context
-def encode(ctx, model_path, data, output, layer, fmt, threads, key):
+def encode(ctx, model_path, data, output, layer, fmt, threads, key, header, precision, keep_columns):
     """Write the codes of DATA: the activations of the top layer (or layer K)."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads)
+    text = text_output(output, fmt, header, precision, keep_columns)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads, text.keep)
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
     n_hidden = model.layers[(layer or len(model.layers)) - 1].n_hidden
-    write_blocks(output, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True), fmt)
+    write_blocks(output, X.shape[0], n_hidden, model.iter_encode(X, layer, threads, source, reuse=True), fmt,
+                 text=text, names=[f"h{j}" for j in range(1, n_hidden + 1)], rows=X)
 
 
 @cli.command()
 @inference_options
 @click.pass_context
-def denoise(ctx, model_path, data, output, fmt, threads, key):
+def denoise(ctx, model_path, data, output, fmt, threads, key, header, precision, keep_columns):
     """Write the reconstruction of DATA through the whole stack, in DATA's units."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads)
-    write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt)
+    text = text_output(output, fmt, header, precision, keep_columns)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads, text.keep)
+    names = getattr(X, "names", None) or [f"x{j}" for j in range(1, model.n_in + 1)]  # DATA's own, if it has a header
+    write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt,
+                 text=text, names=names, rows=X)
 
 
 def check_finetune_options(params: dict) -> None:
@@ -237,26 +243,30 @@ finetune.callback.check_options = check_finetune_options
 @inference_options
 @click.option("--proba", is_flag=True, help="One probability column per class instead of labels.")
 @click.pass_context
-def predict(ctx, model_path, data, output, proba, fmt, threads, key):
+def predict(ctx, model_path, data, output, proba, fmt, threads, key, header, precision, keep_columns):
     """Write the predicted label of each row of DATA (or the class probabilities)."""
     from .writing import write_predictions
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads)
+    text = text_output(output, fmt, header, precision, keep_columns)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads, text.keep)
     if model.classes is None:
         raise click.ClickException("predict: the model has no classifier; fine-tune it with labels first "
                                    "(sdae finetune --labels)")
-    write_predictions(output, model.iter_predict_proba(X, threads, source), model.classes, proba, fmt)
+    write_predictions(output, model.iter_predict_proba(X, threads, source), model.classes, proba, fmt,
+                      text=text, rows=X)
 
 
 @cli.command()
 @inference_options
 @click.pass_context
-def score(ctx, model_path, data, output, fmt, threads, key):
+def score(ctx, model_path, data, output, fmt, threads, key, header, precision, keep_columns):
     """Write each row's reconstruction error through the stack: high scores flag unusual rows."""
     from .writing import write_blocks
 
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads)
-    write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt)
+    text = text_output(output, fmt, header, precision, keep_columns)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads, text.keep)
+    write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt, text=text, names=["score"],
+                 rows=X)
 
 
 @cli.command()

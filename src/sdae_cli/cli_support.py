@@ -226,16 +226,17 @@ def source_name(data: str) -> str:
 
 
 def model_and_data(ctx: click.Context, model_path: str | None, data: str, output: str, key: str | None,
-                   command: str, threads: int = 0):
+                   command: str, threads: int = 0, keep: tuple[str, ...] = ()):
     """What every command that runs data through a model starts with: (model, X, source). X is a
-    matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin."""
+    matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin; `keep`:
+    the text columns it sets aside to pass through."""
     from .row_stream import open_rows
 
     check_not_input(data, output)
     if model_path is not None:
         check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
-    return model, open_rows(data, key, threads=threads), source_name(data)
+    return model, open_rows(data, key, threads=threads, keep=list(keep) or None), source_name(data)
 
 
 def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:
@@ -286,7 +287,26 @@ inference_options = compose(
     click.argument("data"),
     click.option("-o", "--output", default="-", show_default=True, help="Output file, or - for stdout."),
     format_option, threads_option, key_option,
+    click.option("--header", is_flag=True, help="Text output: start with a line of column names."),
+    click.option("--precision", type=click.IntRange(1, 9), default=None,
+                 help="Text output: significant digits (default: the shortest text that reads back to the "
+                      "same float32)."),
+    click.option("--keep-columns", help="Columns of CSV/TSV DATA (names, or 0-based indices, comma-separated) "
+                                        "to pass through before the outputs, such as ids; the model reads the rest."),
 )
+
+
+def text_output(output: str, fmt: str | None, header: bool, precision: int | None, keep_columns: str | None):
+    """The inference commands' text options as one writing.TextOutput, checked against the output
+    before any input is read."""
+    from .writing import TextOutput
+
+    keep = tuple(c.strip() for c in keep_columns.split(",")) if keep_columns else ()
+    if any(not c for c in keep):
+        raise click.BadParameter(f"{keep_columns!r}: an empty column name", param_hint="'--keep-columns'")
+    text = TextOutput(header, precision or 0, keep)
+    text.check(output, fmt)
+    return text
 
 def setting_option(flag: str, table: dict, **kwargs):
     """An option for a setting of `table` (training/settings.py): its default, and its choices or

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .data import cell, decode_text, is_number, parse_text, pick_delimiter, read_bytes
+from .data import cell, decode_text, is_number, read_bytes
 from .errors import DataError
 
 
@@ -51,32 +51,12 @@ def read_labels(path: str) -> np.ndarray:
 
 def split_label_column(path: str, column: str) -> tuple[np.ndarray, np.ndarray]:
     """(data, labels) from a CSV whose column `column` (a header name, or a 0-based index)
-    holds the labels."""
-    raw = _read_bytes(path)
+    holds the labels: set aside and the rest parsed by the core, with the input's own line and
+    column numbers in any error."""
+    from .text_reader import parse_text_kept
+
     name = "<stdin>" if path == "-" else path
-    lines = [line.rstrip("\r") for line in decode_text(name, raw).split("\n")]
-    rows = [i for i, line in enumerate(lines) if line.strip()]
-    if not rows:
-        raise DataError(f"{name}: no data rows (the file is empty)")
-    delimiter = pick_delimiter([lines[i] for i in rows[:5]])
-    first = [cell(c) for c in lines[rows[0]].split(delimiter)]
-    if column.lstrip("-").isdigit():
-        index = int(column)
-        if not 0 <= index < len(first):
-            raise DataError(f"{name}: --label-column {index} out of range: the file has columns 0 to {len(first) - 1}")
-        others = [c for j, c in enumerate(first) if j != index]
-        header = not all(is_number(c) for c in others)
-    elif column in first:
-        index, header = first.index(column), True
-    else:
-        raise DataError(f"{name}: no column named {column!r} (the header has {', '.join(first[:8])})")
-    labels = []
-    for i in rows[header:]:
-        cells = lines[i].split(delimiter)
-        if index >= len(cells):
-            raise DataError(f"{name}: line {i + 1} has {len(cells)} fields, expected {len(first)}")
-        labels.append(cell(cells[index]))
-        cells[index] = "0"  # parsed with the rest, so error messages keep their column numbers
-        lines[i] = delimiter.join(cells) if delimiter is not None else " ".join(cells)
-    data = parse_text(name, "\n".join(lines).encode("utf-8"))
-    return np.delete(data, index, axis=1), as_labels(labels)
+    if os.path.splitext(name)[1].lower() in (".npy", ".npz"):
+        raise DataError(f"{name}: --label-column takes a column of CSV/TSV text; give .npy labels with --labels")
+    X, labels = parse_text_kept(name, _read_bytes(path), [column], flag="--label-column")
+    return X, as_labels(labels)

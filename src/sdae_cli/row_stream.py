@@ -3,6 +3,7 @@ so that a pass through a model holds one block however long the input, and its f
 out before the input ends."""
 from __future__ import annotations
 
+import collections
 import io
 import os
 import select
@@ -117,7 +118,7 @@ class TextRows:
 
     ndim = 2
 
-    def __init__(self, name: str, source: Source, threads: int = 0) -> None:
+    def __init__(self, name: str, source: Source, threads: int = 0, keep: list[str] | None = None) -> None:
         self.name, self.threads = name, threads
         head = source.head(text_reader.BINARY_PROBE, until_pause=True)
         self._decode = None
@@ -135,18 +136,34 @@ class TextRows:
         if not lines:
             raise DataError(f"{name}: no data rows (the file is empty)")
         self.dialect, skip = text_reader.sniff(name, lines)
+        # Columns passed through (--keep-columns): set aside from every block, their text queued
+        # in `kept`, a block's worth for each block of rows yielded, in order.
+        self.columns = text_reader.kept_columns(name, self.dialect, keep) if keep else []
+        self.kept: collections.deque[bytes] = collections.deque()
+        header = self.dialect.header
+        self.kept_names = [header[i] if header else str(i) for i in self.columns]
+        self.names = None if header is None else [c for i, c in enumerate(header) if i not in self.columns]
         cut = min(text_reader.offset_after_line(buffer + b"\n", skip), len(buffer))
         # The lines read so far are parsed at once: a bad cell among the first rows is named
         # before anything else (such as a column count the model does not take) is checked.
         text = buffer[cut:]
         whole = len(text) if getattr(self, "_ended", False) else text.rfind(b"\n") + 1
-        self._first = text_reader.parse_block(name, memoryview(text)[:whole], self.dialect, skip + 1, threads)
+        self._first, _, self._first_kept = self._parse(memoryview(text)[:whole], skip + 1)
         self._first_bytes, self._spill = whole, b""
         if getattr(self, "_ended", False) and not len(self._first):
             raise DataError(f"{name}: no data rows (only a header)")
         self._rest, self._line = text[whole:], skip + 1 + text.count(b"\n", 0, whole)
-        self.shape = (None, self.dialect.n_fields)
+        self.shape = (None, self.dialect.n_fields - len(self.columns))
         self.dtype = np.dtype(np.float32)
+
+    def _parse(self, view, first_line: int) -> tuple[np.ndarray, int, bytes | None]:
+        """(rows, lines read, the kept columns' text or None) of a block of whole lines."""
+        if not self.columns:
+            X, lines = text_reader.parse_lines(self.name, view, self.dialect, first_line, self.threads)
+            return X, lines, None
+        X, kept, lines = text_reader.parse_kept(self.name, view, self.dialect, first_line, self.columns,
+                                                self.threads)
+        return X, lines, kept
 
     def _more(self) -> bytes:
         """The next bytes of text, b"" at the end."""
@@ -181,6 +198,7 @@ class TextRows:
         ended = getattr(self, "_ended", False)
         first, self._first = self._first, None
         if first is not None and len(first):
+            self._queue(self._first_kept)
             yield 0, first
             row = len(first)
         line_bytes = self._first_bytes / max(1, row)
@@ -203,7 +221,7 @@ class TextRows:
                 cut = filled if ended else buffer.rfind(b"\n", 0, filled) + 1
                 X = None
                 if cut:
-                    X, lines = text_reader.parse_lines(self.name, view[:cut], self.dialect, line, self.threads)
+                    X, lines, kept = self._parse(view[:cut], line)
                     line += lines
                     line_bytes = cut / max(1, len(X))
                 longer = not cut
@@ -213,10 +231,15 @@ class TextRows:
             buffer[:len(tail)] = tail
             filled = len(tail)
             if X is not None and len(X):
+                self._queue(kept)
                 yield row, X
                 row += len(X)
         if row == 0:
             raise DataError(f"{self.name}: no data rows (only a header)")
+
+    def _queue(self, kept: bytes | None) -> None:
+        if kept is not None:
+            self.kept.append(kept)
 
     def _fill(self, view: memoryview) -> int:
         """Reads text into `view`; the number of bytes, 0 at the end."""
@@ -305,9 +328,11 @@ def read_rows(name: str, source: Source, threads: int = 0, block_rows: int = 655
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
-def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = None, threads: int = 0):
+def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = None, threads: int = 0,
+              keep: list[str] | None = None):
     """DATA for a pass through a model: a matrix for .npy/.npz files (memory-mapped .npy), rows
-    that flow (TextRows, NpyRows) for text files and for stdin."""
+    that flow (TextRows, NpyRows) for text files and for stdin. `keep`: columns of text to pass
+    through (TextRows.kept), refused for NPY and NPZ, which have no such columns."""
     path = os.fspath(path)
     if path == "-":
         name = "<stdin>"
@@ -317,9 +342,11 @@ def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = Non
     else:
         name = path
         kind = input_kind(path, None)
-        if kind != "text":
-            return data_io.read_matrix(path, key)  # (by its module: tests replace it there)
         source = None
+    if kind != "text" and keep:
+        raise DataError(f"{name}: --keep-columns takes columns of CSV/TSV text; this is {kind.upper()}")
+    if source is None and kind != "text":
+        return data_io.read_matrix(path, key)  # (by its module: tests replace it there)
     if key is not None and kind != "npz":
         raise DataError(f"{name}: a key ({key!r}) was given, but only .npz files have keys")
     if kind == "npz":  # zip wants to seek: stdin is read whole
@@ -328,4 +355,4 @@ def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = Non
         return NpyRows(name, source)
     if source is None:
         source = Source(open_input(path))
-    return TextRows(name, source, threads)
+    return TextRows(name, source, threads, keep)

@@ -88,9 +88,31 @@ def parse_block(name: str, block, dialect: Dialect, first_line: int, threads: in
 
 def parse_lines(name: str, block, dialect: Dialect, first_line: int, threads: int = 0) -> tuple[np.ndarray, int]:
     """parse_block's matrix, and the number of lines of `block` (blank ones included)."""
+    X, n_lines, blank = _parse(name, block, dialect, first_line, threads)
+    return (np.delete(X, blank, axis=0) if blank else X), n_lines
+
+
+def parse_kept(name: str, block, dialect: Dialect, first_line: int, columns: list[int],
+               threads: int = 0) -> tuple[np.ndarray, bytes, int]:
+    """parse_lines with `columns` (0-based, increasing) set aside: the matrix of the other columns,
+    the set-aside cells as written (a line each, joined by the delimiter or a comma), and the
+    number of lines. Line and column numbers in errors are the input's own."""
+    join = dialect.delimiter if dialect.delimiter else ","
+    rest, kept = _core.cut_columns(block, dialect.core_delimiter, columns, join)
+    X, n_lines, blank = _parse(name, rest, dialect, first_line, threads)
+    if blank:  # lines blank only to Python (whitespace beyond ASCII): not rows after all
+        lines, skip = kept.split(b"\n")[:-1], set(blank)
+        kept = b"".join(line + b"\n" for i, line in enumerate(lines) if i not in skip)
+        X = np.delete(X, blank, axis=0)
+    return np.delete(X, columns, axis=1), kept, n_lines
+
+
+def _parse(name: str, block, dialect: Dialect, first_line: int, threads: int) -> tuple[np.ndarray, int, list[int]]:
+    """The core's matrix of the non-blank lines of `block`, with the lines it refused decided
+    here; the rows that turned out blank are listed, not yet deleted."""
     X, refused, n_lines = _core.parse_text(block, dialect.core_delimiter, dialect.n_fields, threads)
     if not len(refused):
-        return X, n_lines
+        return X, n_lines, []
     view = memoryview(block).cast("B")
     blank = []
     for row, number, begin, end in refused.tolist():
@@ -99,7 +121,27 @@ def parse_lines(name: str, block, dialect: Dialect, first_line: int, threads: in
             blank.append(row)
         else:
             X[row] = values
-    return (np.delete(X, blank, axis=0) if blank else X), n_lines
+    return X, n_lines, blank
+
+
+def kept_columns(name: str, dialect: Dialect, wanted: list[str], flag: str = "--keep-columns") -> list[int]:
+    """The 0-based indices of the columns `wanted` names (header names, or 0-based indices),
+    increasing; a DataError, naming the option `flag`, for one that is not there."""
+    indices = set()
+    for column in wanted:
+        if dialect.header is not None and column in dialect.header:
+            indices.add(dialect.header.index(column))
+        elif column.isdigit() and int(column) < dialect.n_fields:
+            indices.add(int(column))
+        elif column.isdigit():
+            raise DataError(f"{name}: {flag} {column} out of range: the text has columns 0 to "
+                            f"{dialect.n_fields - 1}")
+        else:
+            has = f"the header has {', '.join(dialect.header[:8])}" if dialect.header else "the text has no header"
+            raise DataError(f"{name}: {flag}: no column named {column!r} ({has})")
+    if len(indices) == dialect.n_fields:
+        raise DataError(f"{name}: {flag} takes every column, leaving none for the model")
+    return sorted(indices)
 
 
 def decide_line(name: str, raw: bytes, line_no: int, dialect: Dialect) -> np.ndarray | None:
@@ -138,6 +180,13 @@ class Utf16Decoder:
 
 def parse_text(name: str, raw, threads: int = 0) -> np.ndarray:
     """A whole text matrix (bytes, or a buffer such as a memory-mapped file) as float32."""
+    return parse_text_kept(name, raw, [], threads)[0]
+
+
+def parse_text_kept(name: str, raw, keep: list[str], threads: int = 0,
+                    flag: str = "--keep-columns") -> tuple[np.ndarray, list[str]]:
+    """parse_text with the columns `keep` names (header names or 0-based indices) set aside:
+    the matrix of the others, and the kept cells of each row, unquoted (for a label column)."""
     head = bytes(memoryview(raw)[:BINARY_PROBE])
     if head.startswith(UTF16_BOMS):
         raw = utf16_to_utf8(bytes(raw))
@@ -151,10 +200,17 @@ def parse_text(name: str, raw, threads: int = 0) -> np.ndarray:
         raise DataError(f"{name}: no data rows (the file is empty)")
     dialect, skip = sniff(name, lines)
     offset = min(offset_after_line(sniffed, skip), len(view))
-    X = parse_block(name, view[offset:], dialect, skip + 1, threads) if offset < len(view) else None
-    if X is None or not len(X):
+    if offset >= len(view):
         raise DataError(f"{name}: no data rows (only a header)")
-    return X
+    if keep:
+        X, kept, _ = parse_kept(name, view[offset:], dialect, skip + 1, kept_columns(name, dialect, keep, flag),
+                              threads)
+        cells = [cell(c) for c in decode_line(kept).split("\n")[:-1]]
+    else:
+        X, cells = parse_block(name, view[offset:], dialect, skip + 1, threads), []
+    if not len(X):
+        raise DataError(f"{name}: no data rows (only a header)")
+    return X, cells
 
 
 def _sniffing_head(view: memoryview) -> bytes:

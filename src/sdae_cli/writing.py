@@ -15,6 +15,7 @@ import secrets
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -154,17 +155,17 @@ def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
 
 # ------------------------------------------------------------------ text
 
-def format_rows(block: np.ndarray, delimiter: str) -> bytes:
+def format_rows(block: np.ndarray, delimiter: str, precision: int = 0) -> bytes:
     """A block of rows (rows, cols), or of single values (rows,), as lines of text: floats by the
-    core, in the shortest text that reads back to the same float32 (or float64) bits, integers and
-    booleans (as 0/1) as whole numbers, strings as they are. The one text formatter: every text
-    output goes through it."""
+    core, in the shortest text that reads back to the same float32 (or float64) bits (or with
+    `precision` significant digits, as printf's %g), integers and booleans (as 0/1) as whole
+    numbers, strings as they are. The one text formatter: every text output goes through it."""
     if block.dtype.kind == "f":
         from . import _core
 
         wide = np.float64 if block.dtype.itemsize > 4 else np.float32
         rows = block.reshape(len(block), -1) if block.ndim == 1 else block
-        return _core.format_text(np.ascontiguousarray(rows, dtype=wide), delimiter or ",")
+        return _core.format_text(np.ascontiguousarray(rows, dtype=wide), delimiter or ",", precision)
     if block.dtype.kind in "biu":
         spec = "%d"
     else:
@@ -173,6 +174,26 @@ def format_rows(block: np.ndarray, delimiter: str) -> bytes:
         return "".join(spec % value + "\n" for value in block.tolist()).encode("utf-8")
     row_format = delimiter.join([spec] * block.shape[1]) + "\n"
     return "".join(row_format % tuple(row) for row in block.tolist()).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    """How the inference commands' text looks: a header line, significant digits (0: the
+    shortest text that reads back to the same float32), and columns of the input passed through
+    before the outputs (their names, or 0-based indices)."""
+
+    header: bool = False
+    precision: int = 0
+    keep: tuple[str, ...] = ()
+
+    def check(self, path: str, fmt: str | None) -> None:
+        """Refuses the text-only options for an NPY or NPZ output, in one line."""
+        kind = output_format(path, fmt)[0]
+        given = [flag for flag, on in (("--keep-columns", self.keep), ("--header", self.header),
+                                       ("--precision", self.precision)) if on]
+        if kind != "text" and given:
+            raise DataError(f"{path}: {given[0]} shapes text output (.csv, .tsv, .txt or stdout); "
+                            f"this is {kind.upper()}")
 
 
 # ---------------------------------------------------------------- the writer
@@ -186,9 +207,10 @@ class MatrixWriter:
     count, then hold the rows in a temporary file until close()."""
 
     def __init__(self, path: str, n_rows: int, n_cols: int | None, fmt: str | None = None, *,
-                 dtype=np.float32, header: list | None = None, stdout: BinaryIO | None = None):
+                 dtype=np.float32, header: list | None = None, precision: int = 0,
+                 stdout: BinaryIO | None = None):
         path = os.fspath(path)
-        self.path, self.n_cols = path, None if n_cols is None else int(n_cols)
+        self.path, self.n_cols, self.precision = path, None if n_cols is None else int(n_cols), precision
         self.n_rows = None if n_rows is None else int(n_rows)
         self.kind, self.delimiter = output_format(path, fmt)
         self.dtype = np.dtype(dtype)
@@ -227,8 +249,9 @@ class MatrixWriter:
     def __enter__(self) -> MatrixWriter:
         return self
 
-    def write(self, block: np.ndarray) -> None:
-        """The next rows: (rows, n_cols), or (rows,) for a vector."""
+    def write(self, block: np.ndarray, prefix: bytes | None = None) -> None:
+        """The next rows: (rows, n_cols), or (rows,) for a vector; text output can have `prefix`,
+        a line of text for each row, put before it (the input's kept columns)."""
         block = np.asarray(block)
         expected = 1 if self.n_cols is None else 2
         if block.ndim != expected or (self.n_cols is not None and block.shape[1] != self.n_cols):
@@ -237,9 +260,19 @@ class MatrixWriter:
         if self.n_rows is not None and self.rows_written + block.shape[0] > self.n_rows:
             raise DataError(f"{self.path}: more than the announced {self.n_rows} rows written")
         rows = max(1, VALUES_PER_BLOCK // max(1, self.n_cols or 1))  # as Python floats, 8,192 x 10,000 took 2.5 GB
+        if prefix is not None:  # the lines to put before each row's come whole: the block's text at once
+            rows = max(1, block.shape[0])
         for start in range(0, block.shape[0], rows):
             part = np.ascontiguousarray(block[start:start + rows], dtype=self.dtype)
-            self._out.write(format_rows(part, self.delimiter) if self.kind == "text" else part.tobytes())
+            if self.kind != "text":
+                self._out.write(part.tobytes())
+                continue
+            text = format_rows(part, self.delimiter, self.precision)
+            if prefix is not None:
+                from . import _core
+
+                text = _core.paste_lines(prefix, text, self.delimiter)
+            self._out.write(text)
         self.rows_written += block.shape[0]
         if self._stdout is not None and self._final is None:
             self._stdout.flush()
@@ -272,11 +305,24 @@ class MatrixWriter:
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
 
 
-def write_blocks(path: str, n_rows: int, n_cols: int, blocks, fmt: str | None = None) -> None:
-    """Blocks of float32 rows, as they come (from the model's iter_* passes), to `path`."""
-    with MatrixWriter(path, n_rows, n_cols, fmt) as writer:
+def write_blocks(path: str, n_rows: int, n_cols: int, blocks, fmt: str | None = None, *,
+                 text: TextOutput = TextOutput(), names: list[str] | None = None, rows=None) -> None:
+    """Blocks of float32 rows, as they come (from the model's iter_* passes over `rows`), to
+    `path`; `names` head the columns when text.header asks for a header."""
+    text.check(path, fmt)
+    with _text_writer(path, n_rows, n_cols, fmt, text, names if text.header else None, rows) as (writer, kept):
         for block in blocks:
-            writer.write(block)
+            writer.write(block, kept())
+
+
+@contextlib.contextmanager
+def _text_writer(path: str, n_rows, n_cols, fmt, text: TextOutput, names, rows, dtype=np.float32):
+    """(writer, kept): a MatrixWriter for `text`'s options, with the kept columns' names before
+    `names` in its header, and kept() the next block's kept text from `rows` (None without)."""
+    header = None if names is None else [*(rows.kept_names if text.keep else []), *names]
+    kept = (lambda: rows.kept.popleft()) if text.keep else (lambda: None)
+    with MatrixWriter(path, n_rows, n_cols, fmt, dtype=dtype, header=header, precision=text.precision) as writer:
+        yield writer, kept
 
 
 def write_matrix(path: str, array: np.ndarray, fmt: str | None = None, *,
@@ -311,18 +357,21 @@ def write_probabilities(path: str, P: np.ndarray, classes: list, fmt: str | None
         writer.write(P)
 
 
-def write_predictions(path: str, blocks, classes: list, proba: bool, fmt: str | None = None) -> None:
+def write_predictions(path: str, blocks, classes: list, proba: bool, fmt: str | None = None, *,
+                      text: TextOutput = TextOutput(), rows=None) -> None:
     """Predicted labels, or with `proba` the class probabilities (under a header of the class
     names in text), a block of probabilities at a time as they come: text leaves block by block."""
     if output_format(path, fmt)[0] == "npz":
         what = "probabilities" if proba else "labels"
         raise DataError(f"{path}: {what} are written as .npy, .csv, .tsv or .txt")
+    text.check(path, fmt)
     names = np.asarray(classes)
     if proba:
-        with MatrixWriter(path, None, len(names), fmt, header=classes) as writer:
+        with _text_writer(path, None, len(names), fmt, text, list(classes), rows) as (writer, kept):
             for P in blocks:
-                writer.write(P)
+                writer.write(P, kept())
         return
-    with MatrixWriter(path, None, None, fmt, dtype=names.dtype) as writer:
+    header = ["label"] if text.header else None
+    with _text_writer(path, None, None, fmt, text, header, rows, dtype=names.dtype) as (writer, kept):
         for P in blocks:
-            writer.write(names[P.argmax(axis=1)])
+            writer.write(names[P.argmax(axis=1)], kept())

@@ -83,4 +83,22 @@ FormattedText format_rows(const T* X, Index rows, Index cols, char delimiter, in
 template FormattedText format_rows<float>(const float*, Index, Index, char, int, int);
 template FormattedText format_rows<double>(const double*, Index, Index, char, int, int);
 
+std::string paste_lines(std::string_view left, std::string_view right, char delimiter) {
+  std::string out;
+  out.reserve(left.size() + right.size());
+  std::size_t l = 0, r = 0;
+  while (l < left.size() && r < right.size()) {
+    const std::size_t le = left.find('\n', l), re = right.find('\n', r);
+    if (le == std::string_view::npos || re == std::string_view::npos) break;
+    out.append(left.substr(l, le - l));
+    out += delimiter;
+    out.append(right.substr(r, re + 1 - r));
+    l = le + 1;
+    r = re + 1;
+  }
+  if (l != left.size() || r != right.size())
+    throw std::invalid_argument("paste_lines: the two texts have different numbers of lines");
+  return out;
+}
+
 }  // namespace sdae

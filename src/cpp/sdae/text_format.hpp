@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sdae/types.hpp"
@@ -27,5 +28,10 @@ FormattedText format_rows(const T* X, Index rows, Index cols, char delimiter, in
 
 extern template FormattedText format_rows<float>(const float*, Index, Index, char, int, int);
 extern template FormattedText format_rows<double>(const double*, Index, Index, char, int, int);
+
+/// Line i of `left`, `delimiter`, line i of `right`, for every line: columns set aside from the
+/// input (text_parse.hpp's cut_columns) put back before the outputs. Both end every line with
+/// '\n'; a std::invalid_argument if their line counts differ.
+std::string paste_lines(std::string_view left, std::string_view right, char delimiter);
 
 }  // namespace sdae

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 
 #include "sdae/threads.hpp"
@@ -180,6 +181,53 @@ std::vector<Index> parse_lines(std::string_view text, const std::vector<TextLine
   std::vector<Index> all;
   for (const auto& part : refused) all.insert(all.end(), part.begin(), part.end());
   return all;
+}
+
+CutText cut_columns(std::string_view text, char delimiter, const std::vector<Index>& columns, char join) {
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (columns[i] < 0 || (i > 0 && columns[i] <= columns[i - 1]))
+      throw std::invalid_argument("columns: expected increasing indices from 0");
+  CutText out;
+  out.rest.reserve(text.size());
+  std::size_t copied = 0;  // text before this is in out.rest
+  for (const TextLine& line : index_lines(text)) {
+    // The cells' spans: between delimiters, or runs of non-whitespace.
+    std::size_t i = line.begin, field = 0, next = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    while (next < columns.size()) {
+      std::size_t b = i, e;
+      if (delimiter == '\0') {
+        while (b < line.end && is_space(text[b])) ++b;
+        if (b == line.end) break;
+        e = b;
+        while (e < line.end && !is_space(text[e])) ++e;
+      } else {
+        if (b > line.end) break;
+        const std::size_t found = text.find(delimiter, b);
+        e = found == std::string_view::npos || found > line.end ? line.end : found;
+      }
+      if (field == static_cast<std::size_t>(columns[next])) {
+        spans.emplace_back(b, e);
+        ++next;
+      }
+      ++field;
+      i = e + (delimiter == '\0' ? 0 : 1);
+    }
+    const bool complete = next == columns.size();
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      if (k) out.kept += join;
+      if (k < spans.size()) out.kept.append(text.substr(spans[k].first, spans[k].second - spans[k].first));
+    }
+    out.kept += '\n';
+    if (!complete) continue;  // left as it is, for the parser to refuse
+    for (const auto& [b, e] : spans) {
+      out.rest.append(text.substr(copied, b - copied));
+      out.rest += '0';
+      copied = e;
+    }
+  }
+  out.rest.append(text.substr(copied));
+  return out;
 }
 
 }  // namespace sdae

@@ -2,6 +2,7 @@
 // straight to float32 with std::from_chars (exact, locale-independent), rows in parallel.
 #pragma once
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,5 +38,17 @@ bool parse_cell(std::string_view cell, float& value);
 ///         of fields, or a cell parse_cell refused. Their rows of `out` are left as they were.
 std::vector<Index> parse_lines(std::string_view text, const std::vector<TextLine>& lines, char delimiter,
                                Index n_fields, float* out, int num_threads);
+
+/// A text block with some of its columns set aside (passed through to the output, or labels).
+struct CutText {
+  std::string rest;  ///< the text with each set-aside cell replaced by "0": line and column numbers stay
+  std::string kept;  ///< one line per non-blank line of the text: its set-aside cells, joined
+};
+
+/// Sets aside the cells at `columns` (0-based, increasing, distinct) of every non-blank line, as
+/// they are written (quotes and all), joined by `join` in `kept`. A line with fewer cells keeps
+/// them in `rest` unchanged, and empty cells in `kept` (the parser then names its field count).
+/// @param delimiter as for parse_lines ('\0': runs of whitespace)
+CutText cut_columns(std::string_view text, char delimiter, const std::vector<Index>& columns, char join);
 
 }  // namespace sdae
