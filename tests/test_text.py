@@ -57,6 +57,39 @@ def test_the_text_is_the_shortest_that_reads_back():
         assert len(cell) <= len(np.format_float_scientific(value, unique=True, trim="-")), (value, cell)
 
 
+def to_chars_text(value: np.float32) -> str:
+    """What std::to_chars(float) writes, built from NumPy's shortest digits (Dragon4): the shorter
+    of fixed and scientific notation, fixed on a tie, and a float from 2^24 up (an integer) with
+    all its digits in fixed notation."""
+    if value == 0:
+        return "-0" if np.signbit(value) else "0"
+    mantissa, exponent = np.format_float_scientific(value, unique=True, trim="-").split("e")
+    sign, digits = ("-" if mantissa.startswith("-") else ""), mantissa.lstrip("-").replace(".", "")
+    n, point = len(digits), int(exponent) + 1
+    scientific = f"{digits[0]}{'.' + digits[1:] if n > 1 else ''}e{'-' if point <= 0 else '+'}{abs(point - 1):02d}"
+    if point >= n:
+        fixed = str(int(abs(float(value)))) if abs(value) >= 2**24 else digits + "0" * (point - n)
+    elif point > 0:
+        fixed = digits[:point] + "." + digits[point:]
+    else:
+        fixed = "0." + "0" * -point + digits
+    return sign + (fixed if len(fixed) <= len(scientific) else scientific)
+
+
+def test_float32_text_is_what_to_chars_writes():
+    """The core's own shortest formatter (shortest_float.cpp, checked against std::to_chars for
+    every float32 when it was written) against NumPy's shortest digits, on every kind of float32
+    and the places where notation or digits change: powers of two and ten, integers around
+    2^24, the largest and the subnormals."""
+    special = [2.0 ** e for e in range(-149, 128)] + [10.0 ** e for e in range(-45, 39)]
+    special += [2.0**24 + d for d in (-3, -1, 0, 1, 2, 3)] + [123456789.0, 1e14, 99999999.0, 33565872.0]
+    X = np.concatenate([every_kind_of_float32(200_000, seed=3), np.array(special, np.float32)])
+    X = np.concatenate([X, -X])
+    cells = _core.format_text(X[:, None], ",").decode().split("\n")[:-1]
+    for value, cell in zip(X, cells):
+        assert cell == to_chars_text(value), (value, cell)
+
+
 def test_precision_gives_printf_g():
     X = rows_of(every_kind_of_float32(2000, seed=2), 4)
     for precision in (1, 3, 6, 9):

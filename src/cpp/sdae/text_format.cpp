@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "sdae/shortest_float.hpp"
 #include "sdae/threads.hpp"
 
 namespace sdae {
@@ -36,7 +39,7 @@ template <class T>
 void format_part(const T* X, Index begin, Index end, Index cols, char delimiter, int precision,
                  std::vector<char>& buffer, std::size_t& used) {
   const std::size_t row_room = static_cast<std::size_t>(cols) * cell_room(precision) + 1;
-  buffer.resize(std::max<std::size_t>(row_room, static_cast<std::size_t>(end - begin) * cols * 8));
+  buffer.resize(std::max<std::size_t>(row_room, static_cast<std::size_t>(end - begin) * cols * 12));
   used = 0;
   for (Index r = begin; r < end; ++r) {
     if (buffer.size() - used < row_room) buffer.resize(std::max(buffer.size() * 2, used + row_room));
@@ -45,6 +48,12 @@ void format_part(const T* X, Index begin, Index end, Index cols, char delimiter,
     const T* row = X + r * cols;
     for (Index c = 0; c < cols; ++c) {
       if (c) *at++ = delimiter;
+      if constexpr (std::is_same_v<T, float>) {
+        if (precision <= 0 && std::isfinite(row[c])) {  // the common case, faster than to_chars
+          at = shortest_float(at, row[c]);
+          continue;
+        }
+      }
       const auto result = precision > 0 ? std::to_chars(at, stop, row[c], std::chars_format::general, precision)
                                         : std::to_chars(at, stop, row[c]);
       if (result.ec != std::errc()) throw std::logic_error("format_rows: a cell did not fit its room");
