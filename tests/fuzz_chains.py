@@ -148,6 +148,7 @@ COMMANDS = {
         "--noise-type": (["masking", "gaussian", "salt-pepper"], ["x"]),
         "--monitor": (["error", "loss"], ["x", ""]),
         "--dropout": (["0", "0.3"], ["1", "-0.1", "nan", "x"]),
+        "--average-from": (["0", "1", "2"], ["-1", "x", "1.5"]),
         "--resume": RESUMES,
         **TRAINING,
     },

@@ -189,7 +189,7 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
                                batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
 
     criterion = {"error": "valid_error", "loss": "valid"}[monitor]
-    state = TrainingState(theta, config.optimizer, keep_best=True)
+    state = TrainingState(theta, config.optimizer, keep_best=True, averaging=config.average_from > 0)
     if resume:
         restore_state(saver, resume, state)
     reporter.stage_start(label, config.epochs)
@@ -221,15 +221,21 @@ def tune_epoch(spec, train, X, Y, config: FinetuneConfig, validate, reporter: Re
     loss, state.step = _core.stack_train_epoch(spec, train(lr), state.theta, state.m, state.v, state.step, X, Y,
                                                state.epoch)
     check_divergence(loss, state.theta, f"fine-tuning, epoch {state.epoch + 1}", config.lr)
-    valid_loss, valid_error = validate(state.theta)
     state.epoch += 1
+    # From --average-from on, an epoch's model is the mean of the parameters since (SWA): that is
+    # what is validated and kept; training goes on from the epoch's own parameters.
+    averaging = 0 < config.average_from <= state.epoch
+    model = state.add_to_average() if averaging else state.theta
+    valid_loss, valid_error = validate(model)
     record = {"epoch": state.epoch, "train": loss, "valid": valid_loss, "valid_error": valid_error, "lr": lr,
               "seconds": round(time.perf_counter() - started, 4)}
+    if averaging:
+        record["averaged"] = state.averaged
     state.history.append(record)
     reporter.epoch_end(record)
     figure = record[criterion]
     if figure is None or state.best is None or figure < state.best:
         state.best, state.since_best = figure, 0
-        state.best_theta[...] = state.theta
+        state.best_theta[...] = model
     else:
         state.since_best += 1

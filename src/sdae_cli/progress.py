@@ -16,6 +16,8 @@ def describe_epoch(record: dict) -> str:
         parts.append(f"valid error {100 * record['valid_error']:.2f}%")
     if record.get("lr") is not None:
         parts.append(f"lr {record['lr']:.3g}")
+    if record.get("averaged"):
+        parts.append(f"valid figures of the mean of the last {record['averaged']} epochs")
     return ", ".join(parts)
 
 

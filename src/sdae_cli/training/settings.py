@@ -183,6 +183,9 @@ FINETUNE: dict[str, Setting] = _table(
     noise_type=Setting(None, Choice(NOISE_TYPES, optional=True), "the corruption's kind"),
     dropout=Setting(0.0, Range(float, 0, 1, high_open=True, text="a fraction in [0, 1)"),
                     "fraction of every hidden layer's units dropped for each training row"),
+    average_from=Setting(0, Range(int, 0, text=">= 0 (0: off)"),
+                         "from this epoch on, the model of an epoch is the mean of the parameters at the end "
+                         "of every epoch since (stochastic weight averaging, SWA); 0: off"),
 )
 
 # The learning rate each optimizer starts from when none is given.

@@ -17,17 +17,21 @@ class TrainingState:
     (adam), the updates (`step`) and epochs done, the history, and for runs that keep their best
     epoch (fine-tuning) its parameters and how many epochs have gone by since it."""
 
-    def __init__(self, theta: np.ndarray, optimizer: str, keep_best: bool = False):
+    def __init__(self, theta: np.ndarray, optimizer: str, keep_best: bool = False, averaging: bool = False):
         self.theta = theta
         self.m = aligned_zeros(theta.size if optimizer != "sgd" else 0)
         self.v = aligned_zeros(theta.size if optimizer == "adam" else 0)
         self.best_theta = theta.copy() if keep_best else None
+        # Weight averaging: the sum of the parameters at the end of each averaged epoch, in
+        # float64 so that the mean is the same bits whatever the order of resumes.
+        self.weight_sum = np.zeros(theta.size if averaging else 0, np.float64)
         self.step, self.epoch, self.history = 0, 0, []
-        self.best, self.since_best = None, 0
+        self.best, self.since_best, self.averaged = None, 0, 0
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays a checkpoint stores, by name."""
-        names = ("theta", "m", "v", "best_theta") if self.best_theta is not None else ("theta", "m", "v")
+        names = ["theta", "m", "v"] + (["best_theta"] if self.best_theta is not None else [])
+        names += ["weight_sum"] if self.weight_sum.size else []
         return {name: getattr(self, name) for name in names}
 
     def scalars(self) -> dict:
@@ -35,7 +39,15 @@ class TrainingState:
         out = {"step": self.step, "epoch": self.epoch, "history": self.history}
         if self.best_theta is not None:
             out.update(best=self.best, since_best=self.since_best)
+        if self.weight_sum.size:
+            out.update(averaged=self.averaged)
         return out
+
+    def add_to_average(self) -> np.ndarray:
+        """Adds theta to the averaged epochs; returns their mean (float32, as theta)."""
+        self.weight_sum += self.theta
+        self.averaged += 1
+        return (self.weight_sum / self.averaged).astype(np.float32)
 
     def restore(self, arrays: dict[str, np.ndarray], scalars: dict) -> None:
         """What a checkpoint stored (as arrays() and scalars() gave it) back in place."""
