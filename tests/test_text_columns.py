@@ -141,6 +141,19 @@ def test_predict_keeps_columns_before_labels_and_probabilities(files):
     assert all(len(r) == 5 and r[0] == f"id{i:05d}" for i, r in enumerate(rows))
 
 
+def test_kept_cells_take_the_outputs_delimiter(files, tmp_path):
+    """TSV in, CSV out (and the other way): the kept cells are joined as the outputs are."""
+    folder, X, names = files
+    model = str(folder / "m.npz")
+    (tmp_path / "d.tsv").write_text((folder / "d.csv").read_text().replace(",", "\t"))
+    lines = run(["encode", "-m", model, str(tmp_path / "d.tsv"), "--keep-columns", "kind,id",
+                 "--header"]).stdout.decode().splitlines()
+    assert lines[0] == "id,kind,h1,h2,h3,h4" and lines[1].startswith("id00000,cat,") and "\t" not in lines[1]
+    run(["encode", "-m", model, str(folder / "d.csv"), "--keep-columns", "id,kind", "-o", str(tmp_path / "c.tsv")])
+    assert (tmp_path / "c.tsv").read_text().splitlines()[0].split("\t")[:2] == ["id00000", "cat"]
+    assert len((tmp_path / "c.tsv").read_text().splitlines()[0].split("\t")) == 6
+
+
 @pytest.mark.parametrize("digits", [1, 4, 9])
 def test_precision_gives_printf_digits(files, digits):
     folder, X, _ = files

@@ -115,7 +115,7 @@ def encode(ctx, model_path, data, output, layer, fmt, threads, key, header, prec
     from .writing import write_blocks
 
     text = text_output(output, fmt, header, precision, keep_columns)
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads, text.keep)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "encode", threads, text)
     if layer is not None and not 1 <= layer <= len(model.layers):
         raise click.BadParameter(f"{layer} is out of range: the model has layers 1 to {len(model.layers)}",
                                  param_hint="'--layer'")
@@ -132,7 +132,7 @@ def denoise(ctx, model_path, data, output, fmt, threads, key, header, precision,
     from .writing import write_blocks
 
     text = text_output(output, fmt, header, precision, keep_columns)
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads, text.keep)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "denoise", threads, text)
     names = getattr(X, "names", None) or [f"x{j}" for j in range(1, model.n_in + 1)]  # DATA's own, if it has a header
     write_blocks(output, X.shape[0], model.n_in, model.iter_denoise(X, threads, source, reuse=True), fmt,
                  text=text, names=names, rows=X)
@@ -252,7 +252,7 @@ def predict(ctx, model_path, data, output, proba, fmt, threads, key, header, pre
     from .writing import write_predictions
 
     text = text_output(output, fmt, header, precision, keep_columns)
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads, text.keep)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "predict", threads, text)
     if model.classes is None:
         raise click.ClickException("predict: the model has no classifier; fine-tune it with labels first "
                                    "(sdae finetune --labels)")
@@ -268,7 +268,7 @@ def score(ctx, model_path, data, output, fmt, threads, key, header, precision, k
     from .writing import write_blocks
 
     text = text_output(output, fmt, header, precision, keep_columns)
-    model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads, text.keep)
+    model, X, source = model_and_data(ctx, model_path, data, output, key, "score", threads, text)
     write_blocks(output, X.shape[0], 1, model.iter_score(X, threads, source), fmt, text=text, names=["score"],
                  rows=X)
 

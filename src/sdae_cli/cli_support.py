@@ -226,17 +226,19 @@ def source_name(data: str) -> str:
 
 
 def model_and_data(ctx: click.Context, model_path: str | None, data: str, output: str, key: str | None,
-                   command: str, threads: int = 0, keep: tuple[str, ...] = ()):
+                   command: str, threads: int = 0, text=None):
     """What every command that runs data through a model starts with: (model, X, source). X is a
-    matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin; `keep`:
-    the text columns it sets aside to pass through."""
+    matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin; `text` (a
+    writing.TextOutput): the text columns it sets aside to pass through, and their delimiter."""
     from .row_stream import open_rows
 
     check_not_input(data, output)
     if model_path is not None:
         check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
-    return model, open_rows(data, key, threads=threads, keep=list(keep) or None), source_name(data)
+    keep = list(text.keep) if text is not None and text.keep else None
+    join = text.delimiter if text is not None else ","
+    return model, open_rows(data, key, threads=threads, keep=keep, join=join), source_name(data)
 
 
 def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:
@@ -299,12 +301,12 @@ inference_options = compose(
 def text_output(output: str, fmt: str | None, header: bool, precision: int | None, keep_columns: str | None):
     """The inference commands' text options as one writing.TextOutput, checked against the output
     before any input is read."""
-    from .writing import TextOutput
+    from .writing import TextOutput, output_format
 
     keep = tuple(c.strip() for c in keep_columns.split(",")) if keep_columns else ()
     if any(not c for c in keep):
         raise click.BadParameter(f"{keep_columns!r}: an empty column name", param_hint="'--keep-columns'")
-    text = TextOutput(header, precision or 0, keep)
+    text = TextOutput(header, precision or 0, keep, output_format(output, fmt)[1] or ",")
     text.check(output, fmt)
     return text
 

@@ -118,8 +118,9 @@ class TextRows:
 
     ndim = 2
 
-    def __init__(self, name: str, source: Source, threads: int = 0, keep: list[str] | None = None) -> None:
-        self.name, self.threads = name, threads
+    def __init__(self, name: str, source: Source, threads: int = 0, keep: list[str] | None = None,
+                 join: str = ",") -> None:
+        self.name, self.threads, self._join = name, threads, join
         head = source.head(text_reader.BINARY_PROBE, until_pause=True)
         self._decode = None
         if head.startswith(text_reader.UTF16_BOMS):
@@ -162,7 +163,7 @@ class TextRows:
             X, lines = text_reader.parse_lines(self.name, view, self.dialect, first_line, self.threads)
             return X, lines, None
         X, kept, lines = text_reader.parse_kept(self.name, view, self.dialect, first_line, self.columns,
-                                                self.threads)
+                                                self.threads, self._join)
         return X, lines, kept
 
     def _more(self) -> bytes:
@@ -329,10 +330,10 @@ def read_rows(name: str, source: Source, threads: int = 0, block_rows: int = 655
 
 
 def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = None, threads: int = 0,
-              keep: list[str] | None = None):
+              keep: list[str] | None = None, join: str = ","):
     """DATA for a pass through a model: a matrix for .npy/.npz files (memory-mapped .npy), rows
     that flow (TextRows, NpyRows) for text files and for stdin. `keep`: columns of text to pass
-    through (TextRows.kept), refused for NPY and NPZ, which have no such columns."""
+    through (TextRows.kept, joined by `join`), refused for NPY and NPZ, which have no such columns."""
     path = os.fspath(path)
     if path == "-":
         name = "<stdin>"
@@ -355,4 +356,4 @@ def open_rows(path: str, key: str | None = None, *, stdin: BinaryIO | None = Non
         return NpyRows(name, source)
     if source is None:
         source = Source(open_input(path))
-    return TextRows(name, source, threads, keep)
+    return TextRows(name, source, threads, keep, join)

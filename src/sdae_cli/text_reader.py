@@ -93,11 +93,10 @@ def parse_lines(name: str, block, dialect: Dialect, first_line: int, threads: in
 
 
 def parse_kept(name: str, block, dialect: Dialect, first_line: int, columns: list[int],
-               threads: int = 0) -> tuple[np.ndarray, bytes, int]:
+               threads: int = 0, join: str = ",") -> tuple[np.ndarray, bytes, int]:
     """parse_lines with `columns` (0-based, increasing) set aside: the matrix of the other columns,
-    the set-aside cells as written (a line each, joined by the delimiter or a comma), and the
+    the set-aside cells as written (a line each, joined by `join`: the output's delimiter), and the
     number of lines. Line and column numbers in errors are the input's own."""
-    join = dialect.delimiter if dialect.delimiter else ","
     rest, kept = _core.cut_columns(block, dialect.core_delimiter, columns, join)
     X, n_lines, blank = _parse(name, rest, dialect, first_line, threads)
     if blank:  # lines blank only to Python (whitespace beyond ASCII): not rows after all

@@ -185,6 +185,7 @@ class TextOutput:
     header: bool = False
     precision: int = 0
     keep: tuple[str, ...] = ()
+    delimiter: str = ","  # the output's: the kept cells are joined by it too
 
     def check(self, path: str, fmt: str | None) -> None:
         """Refuses the text-only options for an NPY or NPZ output, in one line."""
