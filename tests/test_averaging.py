@@ -89,6 +89,11 @@ def test_the_command_line_takes_and_records_it(tmp_path):
     with np.load(tmp_path / "t.npz", allow_pickle=False) as npz:
         tuning = json.loads(str(npz["meta"]))["finetuning"]
     assert tuning["settings"]["average_from"] == 2
+    info = runner.invoke(cli, ["info", str(tmp_path / "t.npz")]).output
+    assert "average_from=2" in info
+    cells = [line for line in info.splitlines() if "epoch:train/valid" in line][-1].split()[1:]  # fine-tuning's
+    assert [c.split(":")[0] for c in cells] == ["1", "2", "3"]
+    assert ["/~" in c for c in cells] == [False, True, True]  # from epoch 2 on, the mean's figures
     for bad in ("-1", "x", "1.5"):
         result = runner.invoke(cli, ["finetune", "-m", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"),
                                      "--labels", str(tmp_path / "y.npy"), "--average-from", bad])

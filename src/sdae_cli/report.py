@@ -50,11 +50,12 @@ def describe_finetuning(model: SDAE) -> list[str]:
     lines = [f"finetuned  {target}: {head}",
              "           " + ", ".join(f"{key}={settings[key]}" for key in
                                       ("optimizer", "lr", "lr_schedule", "batch_size", "epochs", "patience",
-                                       "noise") if settings.get(key) is not None)]
+                                       "noise", "dropout", "average_from") if settings.get(key))]
     history = tuning.get("history", [])
     if history:
         lines.append(f"           {len(history)} epochs; {kept_epoch_summary(tuning)}")
-        cells = [f"{r['epoch']}:{_loss(r['train'])}/{_loss(r.get('valid'))}"
+        # An averaged epoch's validation figures are its mean model's (--average-from): marked "~".
+        cells = [f"{r['epoch']}:{_loss(r['train'])}/{'~' if r.get('averaged') else ''}{_loss(r.get('valid'))}"
                  + (f"/{100 * r['valid_error']:.2f}%" if r.get("valid_error") is not None else "") for r in history]
         lines.append("  epoch:train/valid" + ("/error" if history[0].get("valid_error") is not None else "")
                      + "  " + "  ".join(cells))
