@@ -112,6 +112,31 @@ inline const char* plain_number(const char* p, const char* end, char delimiter, 
   return nullptr;
 }
 
+/// f(cell, at) for each cell of `line` in order, `at` where it starts: the text between
+/// delimiters, or with '\0' the runs of non-whitespace (Python's str.split()). Stops when f
+/// returns false; returns whether every cell was visited. The parser and cut_columns split alike.
+template <class F>
+bool for_each_cell(std::string_view line, char delimiter, F&& f) {
+  const std::size_t n = line.size();
+  if (delimiter == '\0') {
+    for (std::size_t i = 0;;) {
+      while (i < n && is_space(line[i])) ++i;
+      if (i == n) return true;
+      std::size_t j = i;
+      while (j < n && !is_space(line[j])) ++j;
+      if (!f(line.substr(i, j - i), i)) return false;
+      i = j;
+    }
+  }
+  for (std::size_t start = 0;;) {
+    const std::size_t stop = line.find(delimiter, start);
+    const std::size_t end = stop == std::string_view::npos ? n : stop;
+    if (!f(line.substr(start, end - start), start)) return false;
+    if (stop == std::string_view::npos) return true;
+    start = stop + 1;
+  }
+}
+
 /// One line into `row`; false if a cell is refused or the number of fields differs.
 bool parse_line(std::string_view line, char delimiter, Index n_fields, float* row) {
   if (delimiter != '\0') {  // the fast path: plain numbers between delimiters
@@ -130,30 +155,12 @@ bool parse_line(std::string_view line, char delimiter, Index n_fields, float* ro
     }
   }
   Index field = 0;
-  if (delimiter == '\0') {  // runs of whitespace, none at either end
-    std::size_t i = 0;
-    const std::size_t n = line.size();
-    while (true) {
-      while (i < n && is_space(line[i])) ++i;
-      if (i == n) break;
-      std::size_t j = i;
-      while (j < n && !is_space(line[j])) ++j;
-      if (field == n_fields || !parse_cell(line.substr(i, j - i), row[field])) return false;
-      ++field;
-      i = j;
-    }
-    return field == n_fields;
-  }
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t stop = line.find(delimiter, start);
-    const std::size_t end = stop == std::string_view::npos ? line.size() : stop;
-    if (field == n_fields || !parse_cell(line.substr(start, end - start), row[field])) return false;
+  const bool whole = for_each_cell(line, delimiter, [&](std::string_view cell, std::size_t) {
+    if (field == n_fields || !parse_cell(cell, row[field])) return false;
     ++field;
-    if (stop == std::string_view::npos) break;
-    start = stop + 1;
-  }
-  return field == n_fields;
+    return true;
+  });
+  return whole && field == n_fields;
 }
 
 }  // namespace
@@ -190,29 +197,19 @@ CutText cut_columns(std::string_view text, char delimiter, const std::vector<Ind
   CutText out;
   out.rest.reserve(text.size());
   std::size_t copied = 0;  // text before this is in out.rest
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // a line's kept cells, in text
   for (const TextLine& line : index_lines(text)) {
-    // The cells' spans: between delimiters, or runs of non-whitespace.
-    std::size_t i = line.begin, field = 0, next = 0;
-    std::vector<std::pair<std::size_t, std::size_t>> spans;
-    while (next < columns.size()) {
-      std::size_t b = i, e;
-      if (delimiter == '\0') {
-        while (b < line.end && is_space(text[b])) ++b;
-        if (b == line.end) break;
-        e = b;
-        while (e < line.end && !is_space(text[e])) ++e;
-      } else {
-        if (b > line.end) break;
-        const std::size_t found = text.find(delimiter, b);
-        e = found == std::string_view::npos || found > line.end ? line.end : found;
-      }
-      if (field == static_cast<std::size_t>(columns[next])) {
-        spans.emplace_back(b, e);
-        ++next;
-      }
-      ++field;
-      i = e + (delimiter == '\0' ? 0 : 1);
-    }
+    std::size_t field = 0, next = 0;
+    spans.clear();
+    const std::string_view body = text.substr(line.begin, line.end - line.begin);
+    if (!columns.empty())
+      for_each_cell(body, delimiter, [&](std::string_view cell, std::size_t at) {
+        if (field++ == static_cast<std::size_t>(columns[next])) {
+          spans.emplace_back(line.begin + at, line.begin + at + cell.size());
+          ++next;
+        }
+        return next < columns.size();
+      });
     const bool complete = next == columns.size();
     for (std::size_t k = 0; k < columns.size(); ++k) {
       if (k) out.kept += join;
