@@ -129,6 +129,60 @@ def test_parse_cell_forms_as_python_float():
     np.testing.assert_array_equal(X[0], np.float32(expected))
 
 
+def nearest_float32(text: str) -> np.float32:
+    """The float32 nearest the decimal `text`, ties to the even significand, from its exact value."""
+    from fractions import Fraction
+
+    exact = Fraction(text)
+    if exact == 0:
+        return np.float32(-0.0 if text.startswith("-") else 0.0)
+    guess = np.float32(float(exact))  # within one float32 step of the answer
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    return min(candidates, key=lambda f: (abs(Fraction(float(f)) - exact), int(f.view(np.uint32)) & 1))
+
+
+def next_to_halfway(rng, count: int) -> list[str]:
+    """16-digit decimals that are not halfway between two float32s but whose nearest double is:
+    there a double's rounding, then float32's ties to even, would round the wrong way."""
+    import math
+    from fractions import Fraction
+
+    found = []
+    while len(found) < count:
+        e, j = int(rng.integers(-20, 21)), int(rng.integers(0, 2**23))
+        halfway = Fraction(2**24 + 2 * j + 1, 2**25) * Fraction(2) ** e
+        k = 15 - math.floor(math.log10(float(halfway)))
+        for w in (math.floor(halfway * 10**k), math.ceil(halfway * 10**k)):
+            x = Fraction(w, 10**k)
+            if x != halfway and Fraction(float(x)) == halfway and w < 2**53:
+                found.append(f"{w}e{-k}")
+    return found
+
+
+def test_parse_is_the_nearest_float32_of_the_decimal():
+    """The parser's fast path (w * 10^e in double, then to float32) and its fall-backs against the
+    exact nearest float32: 1 to 22 significant digits, exponents far and near, and the decimals
+    on or next to a halfway point between two float32s, where a double's rounding could decide."""
+    rng = np.random.default_rng(11)
+    texts = []
+    for _ in range(6000):
+        digits = "".join(rng.choice(list("0123456789"), size=rng.integers(1, 23)))
+        point = rng.integers(0, len(digits) + 1)
+        mantissa = (digits[:point] or "0") + ("." + digits[point:] if point < len(digits) else "")
+        exponent = rng.integers(-30, 31)
+        texts.append(("-" if rng.random() < 0.3 else "") + mantissa + (f"e{exponent}" if rng.random() < 0.5 else ""))
+    for base in (2**24 + 1, 2**24 + 3, 2**25 + 2, 2**26 + 12, 3 * 2**23 + 0.5):  # exactly halfway
+        texts += [repr(float(base)), f"{base:.8f}"[:-1] + "1", f"{base - 1e-8:.8f}"]
+    texts += next_to_halfway(rng, 40)
+    texts += ["0.1", "1e-38", "1.1754943e-38", "3.4028235e38", "3.4028236e38", "16777217", "0.000001", "7e22"]
+    texts = [t for t in texts if abs(float(t)) < 3.4e38 and (float(t) == 0 or abs(float(t)) > 1.2e-38)]
+    got, refused, _ = _core.parse_text(("\n".join(texts) + "\n").encode(), ",", 1)
+    assert len(refused) == 0
+    expected = np.array([nearest_float32(t) for t in texts], dtype=np.float32)
+    bad = [(t, g, e) for t, g, e in zip(texts, got[:, 0], expected) if g.view(np.uint32) != e.view(np.uint32)]
+    assert not bad, bad[:5]
+
+
 @pytest.mark.parametrize("line", [b"1,nan(1)", b"1,+-2", b"1,1e", b"1,0x10", b"1,", b"1,2,3", b"1", b"1,\xc2\xa02",
                                   b"1,1_0", b"1,1e39", b'1,"2'])
 def test_the_core_leaves_what_it_does_not_know_to_python(line):

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -98,15 +99,72 @@ bool parse_cell(std::string_view cell, float& value) {
 
 namespace {
 
+inline bool is_digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
+/// The powers of ten a double holds exactly.
+constexpr double kExact10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/// Most numbers in a CSV, read without std::from_chars: [-]digits[.digits][e[+-]digits] with at
+/// most 19 significant digits w and a decimal exponent e within +-22, w below 2^53. Then w and
+/// 10^|e| are exact doubles, so w * 10^e (or w / 10^-e) is the double nearest the number, and the
+/// float32 nearest that double is the float32 nearest the number, unless the double lies exactly
+/// halfway between two float32s (Clinger's fast path, taken to float32 through double). Returns
+/// where the number ends, or nullptr for anything else, which std::from_chars then reads: longer
+/// numbers, that halfway case, and results that overflow or fall below float32's normal range.
+inline const char* fast_number(const char* p, const char* end, float& value) {
+  const bool negative = *p == '-';
+  p += negative;
+  std::uint64_t w = 0;
+  int digits = 0, scale = 0;
+  const char* const start = p;
+  for (; p < end && is_digit(*p); ++p) {
+    if (w || *p != '0') w = w * 10 + static_cast<std::uint64_t>(*p - '0'), ++digits;
+  }
+  bool any = p != start;
+  if (p < end && *p == '.') {
+    const char* const fraction = ++p;
+    for (; p < end && is_digit(*p); ++p, --scale) {
+      if (w || *p != '0') w = w * 10 + static_cast<std::uint64_t>(*p - '0'), ++digits;
+    }
+    any |= p != fraction;
+  }
+  if (!any || digits > 19) return nullptr;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    const char* q = p + 1;
+    const bool down = q < end && *q == '-';
+    q += q < end && (*q == '-' || *q == '+');
+    const char* const first = q;
+    int e = 0;
+    for (; q < end && is_digit(*q) && q - first < 4; ++q) e = e * 10 + (*q - '0');
+    if (q == first || (q < end && is_digit(*q))) return nullptr;
+    scale += down ? -e : e;
+    p = q;
+  }
+  if (scale < -22 || scale > 22 || w > (std::uint64_t{1} << 53)) return nullptr;
+  const double exact = scale < 0 ? static_cast<double>(w) / kExact10[-scale] : static_cast<double>(w) * kExact10[scale];
+  std::uint64_t bits;
+  std::memcpy(&bits, &exact, sizeof bits);
+  if ((bits & 0x1FFFFFFF) == 0x10000000) return nullptr;  // halfway between two float32s
+  const float nearest = static_cast<float>(exact);
+  if (w != 0 && !(nearest >= std::numeric_limits<float>::min() && nearest <= std::numeric_limits<float>::max()))
+    return nullptr;  // from_chars says out of range, or reads a subnormal
+  value = negative ? -nearest : nearest;
+  return p;
+}
+
 /// The common case in one pass: a plain number that starts the cell and ends where the cell does
 /// (at the delimiter, or at whitespace between cells), read in place. Returns where the cell ends,
 /// or nullptr for anything else (spaces, quotes, '+', words...), which parse_cell then decides.
 inline const char* plain_number(const char* p, const char* end, char delimiter, float& value) {
   const char c = *p == '-' && p + 1 < end ? p[1] : *p;
   if (!((c >= '0' && c <= '9') || c == '.')) return nullptr;
-  const auto result = std::from_chars(p, end, value);
-  if (result.ec != std::errc()) return nullptr;
-  const char* q = result.ptr;
+  const char* q = fast_number(p, end, value);
+  if (!q) {
+    const auto result = std::from_chars(p, end, value);
+    if (result.ec != std::errc()) return nullptr;
+    q = result.ptr;
+  }
   if (q == end) return q;
   if (delimiter == '\0' ? is_space(*q) : *q == delimiter) return q;
   return nullptr;
