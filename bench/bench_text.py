@@ -1,13 +1,14 @@
 """Text at the speed of the core: the native codec against NumPy, CSV pipelines against NPY ones,
 and the memory of a pipeline that streams.
 
-    nice python bench/bench_text.py [--threads 2] [--rows 100000] [--repeats 2] [--skip-rss]
+    nice python bench/bench_text.py [--threads 2] [--rows 100000] [--repeats 2] [--skip-rss] [--data DIR]
 
 1. codec: one block of 8,192 x 784 float32 in [0, 1), written by the core (shortest round-trip
    text) and by `numpy.savetxt(fmt="%.9g")` (the shortest fixed format that round-trips float32),
    then read by the core and by `numpy.loadtxt(dtype=float32)`, alternating, best of --repeats;
 2. pipeline: `sdae encode` of --rows rows through 784-1000-1000-1000 (a random-init model made by
    `sdae pretrain --epochs 0`), CSV file -> CSV file against NPY file -> NPY file, alternating;
+   with --data, MNIST's images too (the issue's case), through a model pretrained on them;
 3. memory: peak RSS of `cat x.csv | sdae encode -m m.npz - > out.csv` at 20,000 and 200,000 rows.
 
 Everything runs side by side in one run, so that the ratios hold on a shared machine; the load
@@ -74,28 +75,50 @@ def run(argv: list[str], **kwargs) -> None:
     subprocess.run(argv, check=True, **kwargs)
 
 
-def pipeline(folder: str, model: str, csv: str, rows: int, threads: int, repeats: int) -> None:
-    npy = os.path.join(folder, "x.npy")
-    head = os.path.join(folder, "head.csv")
-    with open(head, "wb") as out:
-        run(["head", "-n", str(rows), csv], stdout=out)
-    X = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=(rows, 784))
-    X[:] = np.random.default_rng(1).random((rows, 784), dtype=np.float32)
-    X.flush()
-    del X
+def write_csv(path: str, X: np.ndarray, threads: int) -> None:
+    with open(path, "wb") as out:
+        for start in range(0, len(X), 8192):
+            out.write(_core.format_text(np.ascontiguousarray(X[start:start + 8192]), ",", 0, threads))
+
+
+def pipeline(folder: str, model: str, X: np.ndarray, threads: int, repeats: int, title: str) -> None:
+    """`sdae encode` of the rows X as a CSV file and as an NPY file, alternating, best of `repeats`."""
+    npy, csv = os.path.join(folder, "x.npy"), os.path.join(folder, "x-rows.csv")
+    np.save(npy, X)
+    write_csv(csv, X, threads)
     t = ["--threads", str(threads)]
     csv_time, npy_time = best_of(
         repeats,
-        lambda: run(SDAE + ["encode", "-m", model, head, "-o", os.path.join(folder, "codes.csv")] + t),
+        lambda: run(SDAE + ["encode", "-m", model, csv, "-o", os.path.join(folder, "codes.csv")] + t),
         lambda: run(SDAE + ["encode", "-m", model, npy, "-o", os.path.join(folder, "codes.npy")] + t))
-    print(f"\n### `sdae encode` of {rows:,} x 784 rows through 784-1000-1000-1000, {threads} threads\n")
+    rows = len(X)
+    print(f"\n### `sdae encode` of {rows:,} x 784 rows through 784-1000-1000-1000, {threads} threads: {title}\n")
     print("| job | time | per row | vs NPY |\n|---|---:|---:|---:|")
     print(f"| NPY file -> NPY file | {npy_time:.2f} s | {npy_time / rows * 1e6:.0f} µs | 1.00x |")
-    print(f"| CSV file -> CSV file ({os.path.getsize(head) / 2**20:,.0f} MB in, "
+    print(f"| CSV file -> CSV file ({os.path.getsize(csv) / 2**20:,.0f} MB in, "
           f"{os.path.getsize(os.path.join(folder, 'codes.csv')) / 2**20:,.0f} MB out) | {csv_time:.2f} s | "
           f"{csv_time / rows * 1e6:.0f} µs | {csv_time / npy_time:.2f}x |")
-    for name in ("head.csv", "x.npy", "codes.csv", "codes.npy"):
+    for name in ("x-rows.csv", "x.npy", "codes.csv", "codes.npy"):
         os.remove(os.path.join(folder, name))
+
+
+def mnist_pipeline(folder: str, data: str, rows: int, threads: int, repeats: int) -> None:
+    """The issue's own case: MNIST pixels (k/255 as text: mostly 0) through a 784-1000-1000-1000
+    model pretrained on MNIST (one epoch a layer on 10,000 images: saturated codes, many of them
+    written in scientific notation)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from recipes import load_mnist
+
+    arrays = load_mnist(data)
+    images = np.concatenate([arrays["train_x"], arrays["valid_x"]]).astype(np.float32)
+    X = images[np.arange(rows) % len(images)]
+    train = os.path.join(folder, "mnist-train.npy")
+    np.save(train, images[:10_000])
+    model = os.path.join(folder, "mnist-model.npz")
+    run(SDAE + ["pretrain", train, "--layers", "1000,1000,1000", "--epochs", "1", "--valid-split", "0",
+                "--threads", str(threads), "-q", "-o", model])
+    pipeline(folder, model, X, threads, repeats, "MNIST images, a model trained on MNIST")
+    os.remove(train)
 
 
 def peak_rss(folder: str, model: str, csv: str, rows: int, threads: int) -> tuple[float, float]:
@@ -122,6 +145,8 @@ def main() -> None:
     parser.add_argument("--rss-rows", default="20000,200000")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--codec-only", action="store_true")
+    parser.add_argument("--data", help="MNIST (train/valid NPY files or mnist-train-valid.npz): the "
+                                       "pipeline on its images too, through a model trained on them")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     codec(args.threads, max(args.repeats, 3))
@@ -133,16 +158,13 @@ def main() -> None:
         np.save(seed, np.random.default_rng(2).random((1000, 784), dtype=np.float32))
         model = os.path.join(folder, "m.npz")
         run(SDAE + ["pretrain", seed, "--layers", "1000,1000,1000", "--epochs", "0", "-q", "-o", model])
-        csv = os.path.join(folder, "x.csv")
-        total = max([args.rows] + ([] if args.skip_rss else rss_rows))
-        rng = np.random.default_rng(1)
-        with open(csv, "wb") as out:  # the same rows as the NPY input (same seed, same draws)
-            X = rng.random((total, 784), dtype=np.float32)
-            for start in range(0, total, 8192):
-                out.write(_core.format_text(X[start:start + 8192], ",", 0, args.threads))
-            del X
-        pipeline(folder, model, csv, args.rows, args.threads, args.repeats)
+        pipeline(folder, model, np.random.default_rng(1).random((args.rows, 784), dtype=np.float32), args.threads,
+                 args.repeats, "uniform [0, 1) values, a random-init model")
+        if args.data:
+            mnist_pipeline(folder, args.data, args.rows, args.threads, args.repeats)
         if not args.skip_rss:
+            csv, total = os.path.join(folder, "x.csv"), max(rss_rows)
+            write_csv(csv, np.random.default_rng(1).random((total, 784), dtype=np.float32), args.threads)
             print(f"\n### Peak RSS of `cat x.csv | sdae encode -m m.npz - > out.csv` (784-1000-1000-1000, "
                   f"{args.threads} threads)\n")
             print("| rows | CSV in | peak RSS | time |\n|---:|---:|---:|---:|")

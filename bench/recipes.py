@@ -52,8 +52,8 @@ DENOISE_PAIRED = [
 MASKED_FRACTION = 0.3
 
 
-def prepare(data: str, folder: str) -> None:
-    """train/valid NPY files in `folder`, pixels in [0, 1], and their masked copies."""
+def load_mnist(data: str) -> dict[str, np.ndarray]:
+    """train_x/train_y/valid_x/valid_y from `data`: NPY files, or the shared npz (pixels / 255)."""
     shared = os.path.join(data, "mnist-train-valid.npz")
     if os.path.exists(os.path.join(data, "train_x.npy")):
         arrays = {name: np.load(os.path.join(data, f"{name}.npy"))
@@ -65,6 +65,12 @@ def prepare(data: str, folder: str) -> None:
             arrays[name] = (arrays[name] / 255.0).astype(np.float32)
     else:
         sys.exit(f"{data}: no train_x.npy nor mnist-train-valid.npz")
+    return arrays
+
+
+def prepare(data: str, folder: str) -> None:
+    """train/valid NPY files in `folder`, pixels in [0, 1], and their masked copies."""
+    arrays = load_mnist(data)
     rng = np.random.default_rng(12345)
     for name in ("train_x", "valid_x"):
         x = arrays[name].astype(np.float32)
