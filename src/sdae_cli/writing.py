@@ -216,14 +216,14 @@ class MatrixWriter:
         self.kind, self.delimiter = output_format(path, fmt)
         self.dtype = np.dtype(dtype)
         self.rows_written = 0
-        self._stdout = None
+        self._stdout = self._file = None
         # Closing the stack in order finishes the zip member, the zip, then the temp file.
         self._stack = contextlib.ExitStack()
         try:
             if path == "-":
                 out = self._stdout = stdout if stdout is not None else sys.stdout.buffer
             else:
-                out = self._stack.enter_context(atomic_output(path, "wb"))
+                out = self._file = self._stack.enter_context(atomic_output(path, "wb"))
             if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
                 with interrupts_deferred():  # until the stack holds both to close them
                     archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
@@ -275,6 +275,11 @@ class MatrixWriter:
                 text = _core.paste_lines(prefix, text, self.delimiter)
             self._out.write(text)
         self.rows_written += block.shape[0]
+        if self._file is not None and self._final is None:  # the disk works while the next block computes
+            from . import _core
+
+            self._file.flush()
+            _core.start_writeback(self._file.fileno())
         if self._stdout is not None and self._final is None:
             self._stdout.flush()
 
