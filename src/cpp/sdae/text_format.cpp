@@ -45,7 +45,9 @@ template <class T>
 void format_part(const T* X, Index begin, Index end, Index cols, char delimiter, int precision,
                  std::vector<char>& buffer, std::size_t& used) {
   const std::size_t row_room = static_cast<std::size_t>(cols) * cell_room(precision) + 1;
-  buffer.resize(std::max<std::size_t>(row_room, static_cast<std::size_t>(end - begin) * cols * 12));
+  // About 11 bytes a cell in practice, and a worst-case row of room at the end, so that the last
+  // rows do not double the buffer (a copy, and twice the memory) for room they never use.
+  buffer.resize(static_cast<std::size_t>(end - begin) * cols * 12 + row_room);
   used = 0;
   for (Index r = begin; r < end; ++r) {
     if (buffer.size() - used < row_room) buffer.resize(std::max(buffer.size() * 2, used + row_room));
