@@ -207,7 +207,7 @@ inline char* write_one(char* out, float value) {
   return plain(bits) && layout_of(bits, t) ? write_layout(out, t) : write_other(out, value);
 }
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512CD__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512CD__) && defined(__AVX512DQ__)
 #define SDAE_LAYOUTS8 1
 
 /// layout_of for eight floats at once, in 64-bit lanes, each step the scalar one (the products

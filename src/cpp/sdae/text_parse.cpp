@@ -106,7 +106,8 @@ constexpr double kExact10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /// Most numbers in a CSV, read without std::from_chars: [-]digits[.digits][e[+-]digits] with at
-/// most 19 significant digits w and a decimal exponent e within +-22, w below 2^53. Then w and
+/// most 19 significant digits w (which keeps w from overflowing) and a decimal exponent e within
+/// +-22, w below 2^53 (so 15 or 16 digits at most in the end). Then w and
 /// 10^|e| are exact doubles, so w * 10^e (or w / 10^-e) is the double nearest the number, and the
 /// float32 nearest that double is the float32 nearest the number, unless the double lies exactly
 /// halfway between two float32s (Clinger's fast path, taken to float32 through double). Returns
