@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--data", help="MNIST (train/valid NPY files or mnist-train-valid.npz): the "
                                        "pipeline on its images too, through a model trained on them")
     args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before: {os.getloadavg()[0]:.2f} "
+          f"(cores: {os.cpu_count()})")
     codec(args.threads, max(args.repeats, 3))
     if args.codec_only:
         return
@@ -173,7 +174,7 @@ def main() -> None:
                 print(f"| {rows:,} | {rows * os.path.getsize(csv) / total / 2**20:,.0f} MB | {rss:,.0f} MB | "
                       f"{seconds:.1f} s |")
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    print(f"\n{time.strftime('%H:%M UTC', time.gmtime())}; load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
