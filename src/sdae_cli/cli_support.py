@@ -226,7 +226,7 @@ def source_name(data: str) -> str:
 
 
 def model_and_data(ctx: click.Context, model_path: str | None, data: str, output: str, key: str | None,
-                   command: str, threads: int = 0, text=None):
+                   command: str, threads: int, text):
     """What every command that runs data through a model starts with: (model, X, source). X is a
     matrix for .npy/.npz files, rows that flow (a block at a time) for text and stdin; `text` (a
     writing.TextOutput): the text columns it sets aside to pass through, and their delimiter."""
@@ -236,9 +236,8 @@ def model_and_data(ctx: click.Context, model_path: str | None, data: str, output
     if model_path is not None:
         check_not_input(model_path, output, what="the model file")  # codes written over their model
     model = chain_model(ctx, model_path, command)
-    keep = list(text.keep) if text is not None and text.keep else None
-    join = text.delimiter if text is not None else ","
-    return model, open_rows(data, key, threads=threads, keep=keep, join=join), source_name(data)
+    rows = open_rows(data, key, threads=threads, keep=list(text.keep) or None, join=text.delimiter)
+    return model, rows, source_name(data)
 
 
 def check_not_input(data: str, output: str | None, flag: str = "-o", what: str = "the input file") -> None:
