@@ -34,7 +34,7 @@ def test_rowwise_times_is_the_chain_of_fused_multiply_adds(n, m):
     assert out.tobytes() == fma_chain(A, M).tobytes()
 
 
-@pytest.mark.skipif(not TILES, reason="this build has no AVX-512 register tiles (short_batch.cpp)")
+@pytest.mark.skipif(not TILES, reason="this build has no register tiles (short_batch.cpp: AVX-512, or AVX2 with FMA)")
 @pytest.mark.parametrize("n,m", [s for s in SHAPES if s[1] >= 16])
 def test_the_register_tiles_compute_the_same_chains(n, m):
     A, M = operands(21, n, m, seed=m)

@@ -1,6 +1,6 @@
 // Matrix products on row-major views, and the one decision of which kernel computes each:
 // sdae's streaming loops for dA steps of a few rows (small_batch.hpp), its register tiles for
-// short batches (short_batch.hpp, AVX-512 builds only), a tuned BLAS (scipy-openblas32's sgemm)
+// short batches (short_batch.hpp: AVX-512 or AVX2 builds), a tuned BLAS (scipy-openblas32's sgemm)
 // for products with two long sides when the build found one, Eigen's GEMM otherwise; and for
 // inference, products whose rows do not depend on each other (rowwise.hpp).
 // bench/README.md has the measurements behind the limits below. (A tied layer's batch-1 SGD epoch
@@ -41,7 +41,7 @@ enum class Kernel {
 /// Only C = A B (alpha 1, beta 0) has this form.
 enum class Rows { batch, own_row };
 
-/// Whether this build has the register tiles (short_*): with AVX-512 only.
+/// Whether this build has the register tiles (short_*): with AVX-512, or AVX2 and FMA.
 bool have_short_tiles();
 
 /// The kernel gemm runs for one thread's block C (m, n) = alpha op(A) op(B) + beta C, with k

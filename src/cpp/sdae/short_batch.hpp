@@ -1,26 +1,30 @@
 // Products for short batches: register tiles that read the weight block where it lies. Eigen's
 // GEMM repacks the weights for every call, and with 16 rows the repacking took as long as the
-// arithmetic. short_times and short_rank_update hold tiles of 8 rows by 48 columns in registers,
-// so that FMAs outnumber loads, and load each weight once per 8 rows of the batch (from L2, where
-// a step keeps its block of W); short_times_transpose runs up to 32 rows of the batch along its
-// vectors, and longer batches as out^T = M V^T through the same tiles as short_times (V
-// transposed first, each tile transposed as it is stored). Sums run in a fixed order: the same
-// inputs give the same bits.
+// arithmetic. short_times and short_rank_update hold tiles of rows by blocks of columns in
+// registers (8 by 48 with AVX-512, 6 by 16 with AVX2), so that FMAs outnumber loads, and load
+// each weight once per tile of rows of the batch (from L2, where a step keeps its block of W);
+// short_times_transpose runs up to kShortBatch rows of the batch along its vectors, and longer
+// batches as out^T = M V^T through the same tiles as short_times (V transposed first, each tile
+// transposed as it is stored). Sums run in a fixed order: the same inputs give the same bits.
 //
-// AVX-512 only: a tile holds 24 16-float accumulators, which 16 AVX registers cannot, so
-// CMakeLists.txt compiles short_batch.cpp only when the build targets AVX-512 and gemm.cpp
-// calls these only then (SDAE_SHORT_TILES). gemm.hpp's choose_kernel says which shapes come here.
+// AVX-512, or AVX2 with FMA: CMakeLists.txt compiles short_batch.cpp only when the build targets
+// one of them, and gemm.cpp calls these only then (SDAE_SHORT_TILES). gemm.hpp's choose_kernel
+// says which shapes come here.
 #pragma once
 #include "sdae/types.hpp"
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #define SDAE_SHORT_TILES 1
 #endif
 
 namespace sdae {
 
-/// short_times_transpose runs batches of up to this many rows along its vectors.
+/// short_times_transpose runs batches of up to this many rows along its vectors (two of them).
+#ifdef __AVX512F__
 constexpr Index kShortBatch = 32;
+#else
+constexpr Index kShortBatch = 16;
+#endif
 
 // None of these may write where it reads: out (or M, for the update) must not alias the other
 // arguments. (short_times reads A's rows again for every block of columns.)
