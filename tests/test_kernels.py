@@ -10,7 +10,8 @@ from sdae_cli import _core
 LIMITS = _core._kernel_limits
 TILES = LIMITS["short_tiles"]
 BLAS = _core.gemm_backend == "openblas"
-needs_tiles = pytest.mark.skipif(not TILES, reason="this build has no register tiles (short_batch.cpp: AVX-512, or AVX2 with FMA)")
+needs_tiles = pytest.mark.skipif(
+    not TILES, reason="this build has no register tiles (short_batch.cpp: AVX-512, or AVX2 with FMA)")
 needs_blas = pytest.mark.skipif(not BLAS, reason="this build found no OpenBLAS")
 
 
