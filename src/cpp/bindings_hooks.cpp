@@ -9,6 +9,7 @@
 
 #include "bindings.hpp"
 #include "sdae/gemm.hpp"
+#include "sdae/rowwise.hpp"
 #include "sdae/short_batch.hpp"
 #include "sdae/threads.hpp"
 
@@ -85,6 +86,7 @@ void define_kernel_hooks(py::module_& mod) {
   limits["update_rows"] = kUpdateRows;
   limits["short_batch"] = kShortBatch;
   limits["short_tiles"] = have_short_tiles();
+  limits["fused_chains"] = kFusedChains;
   mod.attr("_kernel_limits") = limits;
 }
 

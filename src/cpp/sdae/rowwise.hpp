@@ -13,6 +13,16 @@
 #include "sdae/types.hpp"
 
 namespace sdae {
+
+/// Whether the chains' multiply-adds are fused (one rounding each): when the build's target has
+/// an FMA instruction (x86-64-v3 and later, ARMv8). Without one (x86-64-v2) each rounds twice,
+/// the same way for every element, so a row's bits still do not depend on the rows beside it.
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+constexpr bool kFusedChains = true;
+#else
+constexpr bool kFusedChains = false;
+#endif
+
 namespace rowwise_detail {
 
 /// out (R rows, 16 columns from c) = A_r M: R x 16 sums in registers (12 AVX registers at R = 6,
@@ -49,11 +59,11 @@ void tiles_of(MatrixRef out, Index r0, Index p0, Index p1, const ConstMatrixRef&
 /// @param M (n, m)
 inline void rowwise_times(MatrixRef out, const ConstMatrixRef& A, const ConstMatrixRef& M) {
   const Index b = A.rows(), n = M.rows(), m = M.cols();
-  if (m < 16) {  // narrower than one vector: fused multiply-adds one by one
+  if (m < 16) {  // narrower than one vector: the same multiply-adds one by one
     for (Index i = 0; i < b; ++i)
       for (Index j = 0; j < m; ++j) {
         float s = 0.0f;
-        for (Index k = 0; k < n; ++k) s = std::fma(A(i, k), M(k, j), s);
+        for (Index k = 0; k < n; ++k) s = kFusedChains ? std::fma(A(i, k), M(k, j), s) : A(i, k) * M(k, j) + s;
         out(i, j) = s;
       }
     return;
