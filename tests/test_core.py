@@ -99,15 +99,16 @@ def test_short_batches_match_reference(optimizer, tied, rows):
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_batches_to_128_rows_match_reference(tied, rows):
     """The tiles take x~ W, the decode H W^T (Wd's untied; above 32 rows, in transposed form)
-    and the backprop up to 128 rows (tiles of 8, then 4, 2, 1); the update from more than 64
-    rows goes to the general GEMM."""
+    and the backprop up to 128 rows (tiles of 8 with AVX-512, 6 with AVX2, then 4, 2, 1); the
+    update from more than 64 rows goes to the general GEMM."""
     check_steps_against_reference(75, 53, rows, "sgd", "masking", tied, threads=1)
 
 
 @pytest.mark.parametrize("rows", [6, 16])
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_short_batches_over_wide_rows_match_reference(tied, rows):
-    """300 hidden units: six blocks of 48 columns and a piece of 12."""
+    """300 hidden units: six blocks of 48 columns and a piece of 12 (AVX-512), or eighteen of 16
+    and a piece of 12 (AVX2)."""
     check_steps_against_reference(40, 300, rows, "sgd", "masking", tied, threads=1)
 
 
@@ -124,7 +125,8 @@ def test_short_batches_split_over_two_threads_match_reference(tied, rows):
 def test_short_batches_every_column_block_match_reference(tied, n_in, n_hidden):
     """The tiles go along a row in blocks of 48 columns and end on one block of 16, 32 or 48
     that overlaps the block before; rows narrower than 48 take blocks of 32 and 16 and a last
-    16 that overlaps. These widths (rows of W, and of Wd untied) take each of those ends."""
+    16 that overlaps (AVX-512; with AVX2 blocks of 16 ending on one of 8 or 16). These widths
+    (rows of W, and of Wd untied) take each of those ends."""
     check_steps_against_reference(n_in, n_hidden, 16, "sgd", "masking", tied, threads=1)
 
 

@@ -141,9 +141,9 @@ def test_encode_and_decode_match_reference():
 @pytest.mark.parametrize("n_in, n_hidden, threads", [(75, 53, 1), (784, 40, 2)])
 def test_decode_of_batches_over_32_rows_matches_reference(rows, n_in, n_hidden, threads):
     """Z = H W^T for 33 to 128 rows goes through the tiles in transposed form (H^T, then each
-    tile of Z^T stored transposed): every end of a block of batch rows, rows of W in tiles of 8
-    and a remainder, 53 columns of H in blocks of 16 and a remainder, and W split between two
-    threads."""
+    tile of Z^T stored transposed; with AVX2 from 17 rows): every end of a block of batch rows,
+    rows of W in tiles of 8 (AVX2: 6) and a remainder, 53 columns of H in blocks of 16 and a
+    remainder, and W split between two threads."""
     spec, theta = make_layer(n_in, n_hidden, True, "sigmoid", "linear")
     H = unit_data(rows, n_hidden, seed=rows)
     Z = np.empty((rows, n_in), np.float32)

@@ -70,10 +70,11 @@ def test_small_rank_update(k):
         check_kernel("small_rank_update", m, n, k, True, False, -0.37, 1.0, zeros=0.3)
 
 
-# The register tiles: tiles of 8, 4, 2, 1 rows; blocks of 48, 32, 16 columns with an
-# overlapping last block; panels of 240 columns; 32 rows along the vectors.
-TILE_ROWS = (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 127, 128)
-TILE_COLS = (16, 17, 31, 32, 33, 47, 48, 49, 95, 239, 240, 241, 479, 480, 481)
+# The register tiles: with AVX-512 tiles of 8, 4, 2, 1 rows, blocks of 48, 32, 16 columns with an
+# overlapping last block, panels of 240 columns and 32 rows along the vectors; with AVX2 tiles of
+# 6, 4, 2, 1 rows, blocks of 16 and 8 columns, panels of 96 and 16 rows along the vectors.
+TILE_ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 31, 32, 33, 127, 128)
+TILE_COLS = (16, 17, 31, 32, 33, 47, 48, 49, 95, 96, 97, 191, 192, 193, 239, 240, 241, 479, 480, 481)
 
 
 @needs_tiles
@@ -86,9 +87,9 @@ def test_short_times(b):
 
 
 @needs_tiles
-@pytest.mark.parametrize("b", (1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 127, 128))
+@pytest.mark.parametrize("b", (1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 127, 128))
 def test_short_times_transpose(b):
-    # n: the rows of B (tiles of 8, 4, 2, 1); k: the inner size, along the rows of both.
+    # n: the rows of B (tiles of 8 or 6, then 4, 2, 1); k: the inner size, along the rows of both.
     for n, k in itertools.product((1, 3, 8, 9, 16, 17, 49), (1, 15, 16, 17, 33)):
         check_kernel("short_times_transpose", b, n, k, False, True, 1.0, 0.0)
 

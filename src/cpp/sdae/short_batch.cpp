@@ -214,7 +214,7 @@ template <int R, int V, bool kPart>
         _mm512_mask_storeu_ps(out + (16 * v + l) * ldo, static_cast<__mmask16>((1u << R) - 1), r[l]);
   }
 #else
-  // Four rows at most: through memory, once per tile (the tile summed a whole row of M first).
+  // kTileRows rows at most: through memory, once per tile (the tile summed a whole row of M first).
   alignas(64) float tile[R][kLanes * V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) store(&tile[r][kLanes * v], acc[r][v]);
@@ -248,7 +248,7 @@ void for_column_blocks(Index m, F&& f) {
 
 /// out (R rows, kLanes V columns) = sum_k A_r[k] M_k over the n rows of M, A_r being the R rows of
 /// A: the tile stays in registers all the way down the block, each row of it meeting the R
-/// coefficients of its k, broadcast from A's rows. (Three vectors wide, the FMAs outnumber the
+/// coefficients of its k, broadcast from A's rows. (kBlockVecs vectors wide, the FMAs outnumber the
 /// loads, broadcasts included.) Out of line, like update_tile: inlined into the loops over
 /// tiles, GCC spilled the accumulators.
 /// @param out (R, kLanes V), or (kLanes V, R) with kTransposed, of row stride ldo
@@ -344,9 +344,9 @@ template <int R, int V, bool kPart, bool kMomentum = false>
 
 /// out = A M (kTransposed: out^T = A M, out's row j getting column j of A M) for m >= 16.
 /// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
-/// 240 floats: 750 KB at n = 784) stays in L2 for every tile of rows, which matters when M is not
-/// in L2 already (fine-tuning's layers). The last panel takes the rest (240 to 479 columns; all
-/// m when m < 480). @param out (b, m), or (m, b) with kTransposed, of row stride ldo
+/// kPanel floats: 750 KB at n = 784 with AVX-512, 300 KB with AVX2) stays in L2 for every tile of
+/// rows, which matters when M is not in L2 already (fine-tuning's layers). The last panel takes
+/// the rest (kPanel to 2 kPanel - 1 columns; all m when m < 2 kPanel). @param out (b, m), or (m, b) with kTransposed, of row stride ldo
 /// @param A (b, n)  @param M (n, m)
 template <bool kTransposed>
 void times_tiles(float* out, Index ldo, const ConstMatrixRef& A, const ConstMatrixRef& M) {
@@ -415,7 +415,7 @@ void for_update_tiles(Index n, Index m, float alpha, const ConstMatrixRef& A, co
     for (Index s = 0; s < k; ++s)
       for (Index r = 0; r < kR; ++r) at[i0 * k + kR * s + r] = alpha * a[s * lda + i0 + r];
   });
-  // Column blocks outside, rows inside: the block's k rows of B (6 KB at k = 32) stay in L1
+  // Column blocks outside, rows inside: the block's k rows of B (6 KB at k = 32 with AVX-512) stay in L1
   // while M streams by. They are copied to an aligned block first: B's rows (a dA step's [D1; H], 1,000 floats a row)
   // start mid-line every other row, and M's stores no longer share address bits with B's loads.
   thread_local std::vector<float> packed;
