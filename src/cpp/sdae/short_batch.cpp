@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
-
-#include <cstring>
 
 #ifndef SDAE_SHORT_TILES
 #error "short_batch.cpp needs AVX-512, or AVX2 with FMA (CMakeLists.txt compiles it only then)"
@@ -346,7 +345,8 @@ template <int R, int V, bool kPart, bool kMomentum = false>
 /// Panels of columns outside, then tiles of rows, then blocks of the panel: a panel of M (n x
 /// kPanel floats: 750 KB at n = 784 with AVX-512, 300 KB with AVX2) stays in L2 for every tile of
 /// rows, which matters when M is not in L2 already (fine-tuning's layers). The last panel takes
-/// the rest (kPanel to 2 kPanel - 1 columns; all m when m < 2 kPanel). @param out (b, m), or (m, b) with kTransposed, of row stride ldo
+/// the rest (kPanel to 2 kPanel - 1 columns; all m when m < 2 kPanel).
+/// @param out (b, m), or (m, b) with kTransposed, of row stride ldo
 /// @param A (b, n)  @param M (n, m)
 template <bool kTransposed>
 void times_tiles(float* out, Index ldo, const ConstMatrixRef& A, const ConstMatrixRef& M) {
