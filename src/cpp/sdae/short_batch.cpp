@@ -18,15 +18,18 @@ namespace {
 // by three 16-float vectors (24 accumulators); with AVX2's 16, 6 rows by two 8-float vectors (12
 // accumulators, the row of two vectors and a broadcast beside them). AVX2's 4 rows by three
 // vectors left no register for the row, whose loads then went with every FMA: on AMD's Zen 3 it
-// ran at half of OpenBLAS's speed (bench/README.md).
+// ran at half of OpenBLAS's speed (bench/README.md). kPanel: the columns of M that short_times
+// takes a panel at a time, five blocks of 48 with AVX-512 and six of 16 with AVX2, so that a
+// panel of 784 rows fits the L2 of the CPUs measured (Intel's 2 MB, AMD Zen 3's 512 KB).
+constexpr int kLanes = kTileLanes;
 #ifdef __AVX512F__
-constexpr int kLanes = 16;
 constexpr int kTileRows = 8;
 constexpr int kBlockVecs = 3;
+constexpr Index kPanel = 240;
 #else
-constexpr int kLanes = 8;
 constexpr int kTileRows = 6;
 constexpr int kBlockVecs = 2;
+constexpr Index kPanel = 96;
 #endif
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
 /// Columns in a full block.
@@ -162,15 +165,6 @@ const float* transposed(const ConstMatrixRef& V, Index width) {
 /// with rows of 1,000 floats or more, every row is on a new page, where the hardware
 /// prefetchers do not follow.
 constexpr Index kAhead = 16;
-
-/// Columns of M that short_times takes a panel at a time: five blocks of 48 with AVX-512, six of
-/// 16 with AVX2, so that a panel of 784 rows fits the L2 of the CPUs measured (Intel's 2 MB,
-/// AMD Zen 3's 512 KB; bench/README.md).
-#ifdef __AVX512F__
-constexpr Index kPanel = 240;
-#else
-constexpr Index kPanel = 96;
-#endif
 
 /// Asks for the lines of the kLanes V floats at p (one more when p is not on a line), to read
 /// or (kWrite = 1) to write.

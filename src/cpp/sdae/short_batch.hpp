@@ -19,12 +19,14 @@
 
 namespace sdae {
 
-/// short_times_transpose runs batches of up to this many rows along its vectors (two of them).
+/// Floats in the tiles' vector: 16 with AVX-512, 8 with AVX2.
 #ifdef __AVX512F__
-constexpr Index kShortBatch = 32;
+constexpr int kTileLanes = 16;
 #else
-constexpr Index kShortBatch = 16;
+constexpr int kTileLanes = 8;
 #endif
+/// short_times_transpose runs batches of up to this many rows along its vectors (two of them).
+constexpr Index kShortBatch = 2 * kTileLanes;
 
 // None of these may write where it reads: out (or M, for the update) must not alias the other
 // arguments. (short_times reads A's rows again for every block of columns.)
