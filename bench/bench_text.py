@@ -34,11 +34,16 @@ if not os.path.exists(SDAE[0]):
     SDAE = [sys.executable, "-c", "from sdae_cli.cli import main; main()"]
 
 
-def best_of(repeats: int, *jobs):
-    """Each job timed `repeats` times, alternating; the best time of each."""
+def best_of(repeats: int, *jobs, outputs: tuple[str, ...] = ()):
+    """Each job timed `repeats` times, alternating; the best time of each. `outputs[k]`, job k's
+    output file, is removed before each of its runs, untimed: every run writes a new file, as a
+    pipeline's single run does (replacing a gigabyte file costs this machine's file system, which
+    discards freed blocks, about 0.3 s, which is the disk's time, not the job's)."""
     best = [float("inf")] * len(jobs)
     for _ in range(repeats):
         for k, job in enumerate(jobs):
+            if k < len(outputs) and os.path.exists(outputs[k]):
+                os.remove(outputs[k])
             started = time.perf_counter()
             job()
             best[k] = min(best[k], time.perf_counter() - started)
@@ -87,10 +92,12 @@ def pipeline(folder: str, model: str, X: np.ndarray, threads: int, repeats: int,
     np.save(npy, X)
     write_csv(csv, X, threads)
     t = ["--threads", str(threads)]
+    codes_csv, codes_npy = os.path.join(folder, "codes.csv"), os.path.join(folder, "codes.npy")
     csv_time, npy_time = best_of(
         repeats,
-        lambda: run(SDAE + ["encode", "-m", model, csv, "-o", os.path.join(folder, "codes.csv")] + t),
-        lambda: run(SDAE + ["encode", "-m", model, npy, "-o", os.path.join(folder, "codes.npy")] + t))
+        lambda: run(SDAE + ["encode", "-m", model, csv, "-o", codes_csv] + t),
+        lambda: run(SDAE + ["encode", "-m", model, npy, "-o", codes_npy] + t),
+        outputs=(codes_csv, codes_npy))
     rows = len(X)
     print(f"\n### `sdae encode` of {rows:,} x 784 rows through 784-1000-1000-1000, {threads} threads: {title}\n")
     print("| job | time | per row | vs NPY |\n|---|---:|---:|---:|")

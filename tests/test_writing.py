@@ -209,39 +209,6 @@ def test_matrix_writer_round_trip(tmp_path, suffix):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".csv"])
-def test_each_block_is_flushed_and_its_writeback_started(tmp_path, monkeypatch, suffix):
-    """The disk writes a block while the next one computes, so the final fsync has little left:
-    after each block the temporary file already holds everything written so far."""
-    from sdae_cli import _core
-
-    sizes = []
-    real = _core.start_writeback
-    monkeypatch.setattr(_core, "start_writeback", lambda fd: sizes.append(os.fstat(fd).st_size) or real(fd))
-    chunks = [np.full((n, 3), 0.5, np.float32) for n in (2, 5, 1)]
-    with MatrixWriter(str(tmp_path / ("w" + suffix)), 8, 3) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
-    row = 12 if suffix == ".npy" else len("0.5,0.5,0.5\n")
-    header = os.path.getsize(tmp_path / ("w" + suffix)) - 8 * row
-    assert sizes == [header + row * n for n in (2, 7, 8)]
-
-
-def test_start_writeback_on_a_file_and_on_a_pipe(tmp_path):
-    from sdae_cli import _core
-
-    with open(tmp_path / "f", "wb") as f:
-        f.write(b"x" * 100_000)
-        f.flush()
-        assert _core.start_writeback(f.fileno()) is (os.uname().sysname == "Linux")
-    r, w = os.pipe()
-    try:
-        assert _core.start_writeback(w) is False  # a pipe has no pages to write back
-    finally:
-        os.close(r)
-        os.close(w)
-
-
 def test_matrix_writer_converts_float64_chunks_to_float32(tmp_path):
     path = str(tmp_path / "w.npy")
     with MatrixWriter(path, 2, 2) as writer:

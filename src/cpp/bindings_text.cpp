@@ -1,9 +1,4 @@
-// The text codec's bindings: bytes in and out, the GIL released around the parsing and formatting;
-// and the start of an output file's writeback.
-#if defined(__linux__)
-#include <fcntl.h>
-#endif
-
+// The text codec's bindings: bytes in and out, the GIL released around the parsing and formatting.
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,17 +108,6 @@ void define_text(py::module_& mod) {
     return py::bytes(out);
   }, py::arg("left"), py::arg("right"), py::arg("delimiter"),
      "Each line of left, the delimiter, and the same line of right (bytes, every line ending in a newline).");
-  mod.def("start_writeback", [](int fd) {
-#if defined(__linux__)
-    py::gil_scoped_release nogil;
-    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0;
-#else
-    return false;
-#endif
-  }, py::arg("fd"),
-     "Asks the kernel to start writing the file's dirty pages to disk now, without waiting (Linux's "
-     "sync_file_range): the final fsync of a large output then has little left to wait for. False "
-     "where the system has no such call.");
   mod.def("format_text", &format_text<float>, py::arg("X").noconvert(), py::arg("delimiter"),
           py::arg("precision") = 0, py::arg("num_threads") = 0);
   mod.def("format_text", &format_text<double>, py::arg("X").noconvert(), py::arg("delimiter"),

@@ -122,5 +122,3 @@ def parse_text(data: bytes | bytearray | memoryview, delimiter: str, n_fields: i
 def format_text(X: NDArray[np.float32] | NDArray[np.float64], delimiter: str, precision: int = 0,
                 num_threads: int = 0) -> bytes:
     """Rows of X as lines: shortest round-trip text (precision 0), or %.<precision>g."""
-def start_writeback(fd: int) -> bool:
-    """Starts writing the file's dirty pages to disk without waiting (Linux); False elsewhere."""

@@ -224,6 +224,8 @@ class MatrixWriter:
                 out = self._stdout = stdout if stdout is not None else sys.stdout.buffer
             else:
                 out = self._file = self._stack.enter_context(atomic_output(path, "wb"))
+                if self.kind != "npz" and self.n_rows is not None or self.kind == "text":
+                    out = self._stack.enter_context(_direct(out))
             if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
                 with interrupts_deferred():  # until the stack holds both to close them
                     archive = self._stack.enter_context(zipfile.ZipFile(out, "w", allowZip64=True))
@@ -275,11 +277,6 @@ class MatrixWriter:
                 text = _core.paste_lines(prefix, text, self.delimiter)
             self._out.write(text)
         self.rows_written += block.shape[0]
-        if self._file is not None and self._final is None:  # the disk works while the next block computes
-            from . import _core
-
-            self._file.flush()
-            _core.start_writeback(self._file.fileno())
         if self._stdout is not None and self._final is None:
             self._stdout.flush()
 
@@ -309,6 +306,20 @@ class MatrixWriter:
     def _abort(self, exc: BaseException) -> None:
         # atomic_output sees the exception and deletes its temp file.
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+@contextlib.contextmanager
+def _direct(f: BinaryIO) -> Iterator[BinaryIO]:
+    """`f` as a DirectFile: its bytes written whole at a clean exit, dropped otherwise."""
+    from .direct_file import DirectFile
+
+    direct = DirectFile(f)
+    try:
+        yield direct
+    except BaseException:
+        direct.abort()
+        raise
+    direct.finish()
 
 
 def write_blocks(path: str, n_rows: int, n_cols: int, blocks, fmt: str | None = None, *,
