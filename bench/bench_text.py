@@ -38,7 +38,7 @@ def best_of(repeats: int, *jobs, outputs: tuple[str, ...] = ()):
     """Each job timed `repeats` times, alternating; the best time of each. `outputs[k]`, job k's
     output file, is removed before each of its runs, untimed: every run writes a new file, as a
     pipeline's single run does (replacing a gigabyte file costs this machine's file system, which
-    discards freed blocks, about 0.3 s, which is the disk's time, not the job's)."""
+    discards freed blocks, about 0.3 s: the cost of the last run's output, not of this job)."""
     best = [float("inf")] * len(jobs)
     for _ in range(repeats):
         for k, job in enumerate(jobs):
