@@ -144,6 +144,21 @@ def test_reconstructions_show_input_corrupted_and_denoised(runner, model_file, t
     check_tiles(picture, images, (8, 8), zoom, cols=5)
 
 
+@pytest.mark.parametrize("value, said", [(1e300, "beyond float32's range"), (np.nan, "NaN or infinite")])
+def test_reconstructions_of_values_float32_cannot_hold_are_one_line(runner, model_file, tmp_path, digits,
+                                                                   value, said):
+    """Found by the command-line fuzzer: float64 rows beyond float32 met the cast to float32
+    unchecked and came out as an internal error."""
+    X = digits[0][:3].astype(np.float64)
+    X[1, 5] = value
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "r.png"
+    result = run(runner, ["show", "-m", model_file, "--reconstructions", out, tmp_path / "x.npy"], code=1)
+    assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr
+    assert "the first at row 2, column 6" in result.stderr
+    assert not out.exists()
+
+
 def test_curves_draw_every_stage_from_the_history(runner, tmp_path, digits):
     X, y = digits
     np.save(tmp_path / "x.npy", X[:400])

@@ -148,6 +148,9 @@ def reconstructions(model, X: np.ndarray, path: str, image_shape: str | None = N
     model.check_input(X, "data")
     if X.shape[0] == 0:
         raise SdaeError("data: no rows to reconstruct")
+    from .scaling import check_finite
+
+    check_finite(X[:samples], "data")  # before float32: 1e300 would become inf in the cast
     clean = np.asarray(X[:samples], np.float32)
     noisy = corrupted_copy(model, clean, threads=threads)
     denoised = model.denoise(noisy, threads=threads)
