@@ -289,7 +289,9 @@ def finetune_parts(shape: tuple, sizes: list[int], n_out: int | None, config, sc
     ])
 
 
-TEXT_OUTPUT = 64 << 20  # formatting a block of text output (data.py bounds its blocks by values)
+# Formatting a block of text output (writing.py's VALUES_PER_BLOCK values: its text and the
+# threads' parts of it), and what waits for the disk (direct_file.py: QUEUED blocks and a buffer).
+TEXT_OUTPUT = 96 << 20
 
 
 def inference_parts(kind: str, chain: list[int], rows: int, scaled: bool, threads: int,
