@@ -21,7 +21,7 @@ from .errors import DataError
 READ_BYTES = 1 << 20  # one read from the source
 # A block of text ends at this size even if it holds fewer rows than asked. At 64 MB, wide rows'
 # blocks (8 KB lines) made buffers of 25-65 MB whose heap fragments differently from run to
-# run: a stream's peak memory moved by 10-15% between runs; at 32 MB it is 65 MB lower and
+# run: a stream's peak memory moved by up to 16% between runs; at 32 MB it is 65 MB lower and
 # steady, for 2-4% more time on such rows (blocks of 4,000 rows instead of 8,000).
 BLOCK_BYTES = 32 << 20
 STALL_SECONDS = 0.05  # a source silent this long has its complete lines passed on at once

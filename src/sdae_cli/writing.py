@@ -3,7 +3,8 @@
 
 One writer does it all, a block of rows at a time: `MatrixWriter(path, rows, cols)` opens the
 output, `write(block)` formats and writes a block (stdout is flushed after each), `close()`
-commits it (a file is renamed into place only when every announced row was written). Text is
+commits it (a file is renamed into place only when every announced row was written; a file's
+bytes go to the disk from a thread, around the page cache: direct_file.py). Text is
 formatted in one function, `format_rows`; model files and checkpoints use `atomic_output` and
 `write_npz` directly.
 """
@@ -224,7 +225,9 @@ class MatrixWriter:
                 out = self._stdout = stdout if stdout is not None else sys.stdout.buffer
             else:
                 out = self._file = self._stack.enter_context(atomic_output(path, "wb"))
-                if self.kind != "npz" and self.n_rows is not None or self.kind == "text":
+                # Around the page cache (direct_file.py); not NPZ, which zipfile seeks in, nor NPY
+                # of unknown length, whose rows wait in a temporary file for the header's count.
+                if self.kind == "text" or (self.kind == "npy" and self.n_rows is not None):
                     out = self._stack.enter_context(_direct(out))
             if self.kind == "npz":  # stream into a zip member; zip64 as it may exceed 2 GiB
                 with interrupts_deferred():  # until the stack holds both to close them
