@@ -22,7 +22,7 @@ from typing import BinaryIO
 import numpy as np
 
 ALIGN = 4096  # a multiple of every logical block size Linux file systems ask direct I/O to keep
-BUFFER = 4 << 20  # the aligned buffer: whole blocks of it leave in one write
+BUFFER = 4 << 20  # the aligned buffer, a multiple of ALIGN: full, it leaves in one write
 QUEUED = 2  # writes waiting for the thread; write() waits for room beyond that (bounded memory)
 
 
@@ -55,7 +55,7 @@ class DirectFile:
 
     def _work(self) -> None:
         """The thread: bytes copied into the aligned buffer (numpy's copy lets go of the GIL),
-        whole blocks written as it fills, the tail at the end; after an error or abort() the
+        the buffer written each time it fills, the rest at the end; after an error or abort() the
         queue only drained, so that write() never waits for room that will not come."""
         buffer = mmap.mmap(-1, BUFFER)
         target = np.frombuffer(buffer, np.uint8)
@@ -71,12 +71,9 @@ class DirectFile:
                         n = min(len(source) - done, BUFFER - fill)
                         target[fill:fill + n] = source[done:done + n]
                         fill, done = fill + n, done + n
-                        if fill == BUFFER:
-                            whole = fill - fill % ALIGN
-                            self._write_all(buffer, whole)
-                            fill -= whole
-                            target[:fill] = target[whole:whole + fill]
-                    del source
+                        if fill == BUFFER:  # a whole number of blocks: all of it goes
+                            self._write_all(buffer, BUFFER)
+                            fill = 0
                 except BaseException as e:  # the main thread raises it at its next step
                     self._error = e
             if self._error is None and not self._cancelled and fill:
