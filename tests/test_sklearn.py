@@ -314,16 +314,25 @@ def changed_twice_inside_one_call(worker: threading.Thread, call: str, key, arra
 
     The array changes only inside the core call, and the frame makes that call once per key.
     Were the GIL held through the call, this thread could only look before it or after it: a
-    change seen between two looks can be the whole call, but a second change cannot."""
+    change seen between two looks can be the whole call, but a second change cannot. Each look
+    waits for the next change rather than taking three looks at fixed times, so a slow build or
+    a busy machine, whose changes come further apart, still shows them."""
     while worker.is_alive():
         frame = sys._current_frames().get(worker.ident)
-        looks = []
-        while frame is not None and at_line(frame, call) and len(looks) < 3:
-            local = frame.f_locals
-            looks.append((key(local), np.array(array(local), copy=True)))
+        if frame is None or not at_line(frame, call):
+            time.sleep(0.0005)
+            continue
+        first = key(frame.f_locals)
+        seen, changes = np.array(array(frame.f_locals), copy=True), 0
+        while changes < 2:
             time.sleep(0.001)  # a pause, not a measurement: the core gets on meanwhile, or not
-        if (len(looks) == 3 and looks[0][0] == looks[1][0] == looks[2][0]
-                and not np.array_equal(looks[0][1], looks[1][1]) and not np.array_equal(looks[1][1], looks[2][1])):
+            frame = sys._current_frames().get(worker.ident)
+            if frame is None or not at_line(frame, call) or key(frame.f_locals) != first:
+                break  # the call ended (or the worker moved on): look at the next one
+            now = array(frame.f_locals)
+            if not np.array_equal(now, seen):
+                seen, changes = np.array(now, copy=True), changes + 1
+        if changes == 2:
             return True
     return False
 
