@@ -27,7 +27,7 @@ CLASSIFY = [
     "pretrain train_x.npy --layers 1000,1000,1000 --noise 0.1,0.2,0.3 --epochs 10 --batch-size 32 "
     "--optimizer sgd --lr 0.03 --valid-split 0 --threads {threads} -q -o pretrained.npz",
     "finetune -m pretrained.npz train_x.npy --labels train_y.npy --valid valid_x.npy --valid-labels valid_y.npy "
-    "--epochs 65 --optimizer momentum --lr 0.1 --lr-schedule cosine --patience 65 --dropout 0.3 --noise 0.1 "
+    "--epochs 85 --optimizer momentum --lr 0.1 --lr-schedule cosine --patience 85 --dropout 0.4 --noise 0.1 "
     "--threads {threads} -q -o classifier.npz",
 ]
 # The same network and fine-tuning from the tutorial's random initialisation (no pretraining).
