@@ -3,6 +3,7 @@ the denoising recipe, validation mean squared error) and wall time.
 
     python bench/recipes.py --data ../shared/data                # every recipe
     python bench/recipes.py --data DIR --recipe classify --threads 2
+    python bench/recipes.py --data DIR --recipe classify --seeds 0,1,2,3   # the spread over seeds
 
 DIR holds train_x.npy, train_y.npy, valid_x.npy and valid_y.npy (pixels scaled to [0, 1]), or
 the shared mnist-train-valid.npz (uint8 pixels, scaled here by 255 as its README says). Only
@@ -79,11 +80,11 @@ def prepare(data: str, folder: str) -> None:
         np.save(os.path.join(folder, f"{name}.npy"), array)
 
 
-def run(commands: list[str], folder: str, threads: int) -> float:
-    """Runs the commands in `folder`; returns their wall time in seconds."""
+def run(commands: list[str], folder: str, threads: int, seed: int) -> float:
+    """Runs the commands in `folder`, each with `--seed seed`; returns their wall time in seconds."""
     started = time.perf_counter()
     for command in commands:
-        line = command.format(threads=threads)
+        line = command.format(threads=threads) + f" --seed {seed}"
         print(f"  $ sdae {line}", flush=True)
         subprocess.run(SDAE + shlex.split(line), cwd=folder, check=True)
     return time.perf_counter() - started
@@ -94,7 +95,7 @@ def validation_error(model: str, folder: str, threads: int) -> str:
                    cwd=folder, check=True)
     predicted = np.load(os.path.join(folder, "predicted.npy"))
     error = float(np.mean(predicted != np.load(os.path.join(folder, "valid_y.npy"))))
-    return f"validation error {100 * error:.2f}%"
+    return f"validation error {100 * error:.2f}%", 100 * error
 
 
 def validation_mse(model: str, folder: str, threads: int) -> str:
@@ -104,8 +105,8 @@ def validation_mse(model: str, folder: str, threads: int) -> str:
     clean = np.load(os.path.join(folder, "valid_x.npy"))
     masked = np.load(os.path.join(folder, "masked_valid_x.npy"))
     denoised = np.load(os.path.join(folder, "denoised.npy"))
-    return (f"validation MSE {float(np.mean((masked - clean) ** 2)):.4f} masked -> "
-            f"{float(np.mean((denoised - clean) ** 2)):.4f}")
+    mse = float(np.mean((denoised - clean) ** 2))
+    return f"validation MSE {float(np.mean((masked - clean) ** 2)):.4f} masked -> {mse:.4f}", mse
 
 
 # name: (table label, commands, the model they write, how it is scored)
@@ -123,17 +124,26 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="folder with train/valid NPY files or mnist-train-valid.npz")
     parser.add_argument("--recipe", choices=[*RECIPES, "all"], default="all")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds: each recipe runs once per seed")
     args = parser.parse_args()
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(dir=os.getcwd()) as folder:
         prepare(args.data, folder)
         for name, (label, commands, model, score) in RECIPES.items():
             if args.recipe not in (name, "all"):
                 continue
-            seconds = run(commands, folder, args.threads)
-            minutes = f"{seconds / 60:.1f} min ({seconds:.0f} s)"
-            rows.append(f"| {label} | {score(model, folder, args.threads)} | {minutes} |")
-            print(rows[-1], flush=True)
+            figures = []
+            for seed in seeds:
+                seconds = run(commands, folder, args.threads, seed)
+                minutes = f"{seconds / 60:.1f} min ({seconds:.0f} s)"
+                text, figure = score(model, folder, args.threads)
+                figures.append(figure)
+                rows.append(f"| {label}{f' (seed {seed})' if len(seeds) > 1 else ''} | {text} | {minutes} |")
+                print(rows[-1], flush=True)
+            if len(seeds) > 1:
+                rows.append(f"| {label}: over seeds {args.seeds} | mean {np.mean(figures):.4g}, "
+                            f"{min(figures):.4g} to {max(figures):.4g} | |")
     print("\n| recipe | result | wall time |\n|---|---|---|")
     print("\n".join(rows))
 
