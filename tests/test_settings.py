@@ -101,7 +101,7 @@ def test_a_range_says_its_bounds_and_gives_the_command_line_the_same_bounds():
 
 
 def test_one_list_says_what_resume_may_change_and_it_is_the_tables():
-    assert RESUMABLE == ("epochs", "lr", "patience", "threads")
+    assert RESUMABLE == ("epochs", "lr", "lr_factors", "patience", "threads")
     resumable = {name for table in (PRETRAIN, FINETUNE) for name, s in table.items() if s.resumable}
     assert set(RESUMABLE) == resumable
 
@@ -115,5 +115,8 @@ def test_resumed_settings_take_the_checkpoints_except_what_was_given():
         resumed_settings(saved, given, {"batch_size"})
     assert error.value.option == "batch-size"
     check_resumable(saved, {**saved, "threads": 2, "epochs": 1})
+    # A checkpoint older than a setting ran at its default: the command line's, when not given.
+    old = {k: v for k, v in FinetuneConfig().to_json().items() if k != "lr_factors"}
+    assert resumed_settings(old, {**old, "lr_factors": None}, set())["lr_factors"] is None
     with pytest.raises(ConfigError):
         check_resumable(saved, {**saved, "seed": 1})

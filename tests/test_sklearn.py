@@ -116,6 +116,10 @@ def test_defaults_agree_with_the_cli_parse_of_an_empty_command_line():
     (dict(layers=4, finetune="reconstruct", finetune_monitor="error"),
      "SDAETransformer: finetune_monitor: reconstruct has no classification error"),
     (dict(layers=4, noise=None), "SDAETransformer: noise: None is not a number"),
+    (dict(layers=4, finetune="reconstruct", finetune_lr_factors=(0.5, 1.0, 1.0)),
+     "SDAETransformer: finetune_lr_factors: 3 given for the 2 layers of the network"),
+    (dict(layers=4, finetune="reconstruct", finetune_lr_factors=(0.5, -1.0)),
+     "SDAETransformer: finetune_lr_factors: each factor must be a finite number > 0, got -1.0"),
 ])
 def test_bad_parameters_are_one_value_error_naming_the_parameter(params, message, split):
     with pytest.raises(ValueError) as caught:

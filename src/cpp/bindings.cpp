@@ -102,12 +102,13 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<TrainSpec>(mod, "TrainSpec")
       .def(py::init([](Loss loss, NoiseType noise, float noise_level, float noise_low, float noise_high,
-                       float dropout, Optimizer optimizer, float lr, float momentum, float beta1, float beta2,
-                       float eps, Index batch_size, std::uint64_t seed, int num_threads) {
+                       float dropout, std::vector<float> lr_factors, Optimizer optimizer, float lr, float momentum,
+                       float beta1, float beta2, float eps, Index batch_size, std::uint64_t seed, int num_threads) {
              TrainSpec t;
              t.loss = loss;
              t.noise = NoiseSpec{noise, noise_level, noise_low, noise_high};
              t.dropout = dropout;
+             t.lr_factors = std::move(lr_factors);
              t.optimizer = OptimizerSpec{optimizer, lr, momentum, beta1, beta2, eps};
              t.batch_size = batch_size;
              t.seed = seed;
@@ -117,7 +118,8 @@ PYBIND11_MODULE(_core, mod) {
            }),
            py::kw_only(), py::arg("loss") = Loss::cross_entropy, py::arg("noise") = NoiseType::masking,
            py::arg("noise_level") = 0.0f, py::arg("noise_low") = 0.0f, py::arg("noise_high") = 1.0f,
-           py::arg("dropout") = 0.0f, py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f,
+           py::arg("dropout") = 0.0f, py::arg("lr_factors") = std::vector<float>{},
+           py::arg("optimizer") = Optimizer::sgd, py::arg("lr") = 0.1f,
            py::arg("momentum") = 0.9f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("eps") = 1e-8f,
            py::arg("batch_size") = 32, py::arg("seed") = 0, py::arg("num_threads") = 0,
            "The settings of a training call: a dA layer's (loss, no dropout) or the stack's (its loss is in "

@@ -82,8 +82,9 @@ class TrainSpec:
     seed: int
     num_threads: int
     def __init__(self, *, loss: Loss = ..., noise: NoiseType = ..., noise_level: float = 0.0,
-                 noise_low: float = 0.0, noise_high: float = 1.0, dropout: float = 0.0, optimizer: Optimizer = ...,
-                 lr: float = 0.1, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 noise_low: float = 0.0, noise_high: float = 1.0, dropout: float = 0.0,
+                 lr_factors: list[float] = ..., optimizer: Optimizer = ..., lr: float = 0.1, momentum: float = 0.9,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  batch_size: int = 32, seed: int = 0, num_threads: int = 0) -> None: ...
 
 class StackSpec:

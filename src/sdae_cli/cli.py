@@ -178,6 +178,9 @@ def check_finetune_options(params: dict) -> None:
 @click.option("--noise-type", type=click.Choice(CORRUPTIONS))
 @setting_option("--dropout", FINETUNE,
               help="Fraction of every hidden layer's units dropped at random for each training row.")
+@click.option("--lr-factors", callback=float_list,
+              help="Each layer's learning rate as a factor of --lr, bottom up, the output layer last: "
+                   "0.25,0.5,1,1 for 784-1000-1000-1000-10 lets lower layers keep more of what pretraining learnt.")
 @setting_option("--average-from", FINETUNE,
               help="From epoch K on, validate and keep the mean of the parameters of every epoch since K "
                    "(stochastic weight averaging, SWA; 0: off).")
@@ -186,8 +189,8 @@ def check_finetune_options(params: dict) -> None:
 @click.pass_context
 def finetune(ctx, model_path, data, labels_path, label_column, target, clean_path, output, epochs, batch_size, lr,
              optimizer, momentum, lr_schedule, lr_decay, lr_final, valid_split, valid_path, valid_labels_path,
-             patience, monitor, noise, noise_type, dropout, average_from, seed, threads, key, checkpoint_path,
-             checkpoint_every, resume_path, quiet):
+             patience, monitor, noise, noise_type, dropout, lr_factors, average_from, seed, threads, key,
+             checkpoint_path, checkpoint_every, resume_path, quiet):
     """Fine-tune the whole stack on DATA: with labels (a softmax on top), or to reconstruct."""
     from .data import read_matrix
     from .finetuning import base_model, finetune_reconstruct, finetune_supervised
@@ -202,7 +205,7 @@ def finetune(ctx, model_path, data, labels_path, label_column, target, clean_pat
     settings = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
                     lr_schedule=lr_schedule, lr_decay=lr_decay, lr_final=lr_final, valid_split=valid_split,
                     patience=patience, monitor=monitor, noise=noise, noise_type=noise_type, dropout=dropout,
-                    average_from=average_from,
+                    lr_factors=lr_factors, average_from=average_from,
                     seed=seed, threads=threads)
     if resume_path is not None:  # the model and settings the checkpoint started from
         model = base_model(resume_path)

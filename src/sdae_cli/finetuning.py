@@ -181,11 +181,12 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
     validation figure (`monitor`: "error" or "loss"; on a tie the earlier epoch). Returns the
     history and the kept epoch. Checkpoints hold `base`, the model fine-tuning started from."""
     low, high = float(X.min()), float(X.max())
+    factors = layer_lr_factors(config, len(spec.layout()) // 2, label.removeprefix("finetune "))
 
     def train(lr: float):
         return _core.TrainSpec(noise=noise, noise_level=level, noise_low=low, noise_high=high,
-                               dropout=config.dropout, optimizer=CORE_OPTIMIZER[config.optimizer], lr=lr,
-                               momentum=config.momentum,
+                               dropout=config.dropout, lr_factors=factors, optimizer=CORE_OPTIMIZER[config.optimizer],
+                               lr=lr, momentum=config.momentum,
                                batch_size=config.batch_size, seed=config.seed, num_threads=config.threads)
 
     criterion = {"error": "valid_error", "loss": "valid"}[monitor]
@@ -212,6 +213,20 @@ def run(spec, theta, X, Y, noise, level, config: FinetuneConfig, validate, repor
         reporter.stage_end()
     theta[...] = state.best_theta
     return state.history, state.epoch - state.since_best
+
+
+def layer_lr_factors(config: FinetuneConfig, n_layers: int, network: str = "") -> list[float]:
+    """--lr-factors for the core: one per layer of the network fine-tuned (`network` names it),
+    each times the learning rate a finite float32; [] for none."""
+    if config.lr_factors is None:
+        return []
+    if len(config.lr_factors) != n_layers:
+        raise ConfigError("lr-factors", f"{len(config.lr_factors)} given for the {n_layers} layers of the network"
+                          f"{' ' + network if network else ''}; give one per layer, bottom up, the output layer last")
+    with np.errstate(over="ignore"):
+        if not all(np.isfinite(np.float32(config.lr) * np.float32(f)) for f in config.lr_factors):
+            raise ConfigError("lr-factors", f"a factor times the learning rate {config.lr} is beyond float32")
+    return [float(f) for f in config.lr_factors]
 
 
 def tune_epoch(spec, train, X, Y, config: FinetuneConfig, validate, reporter: Reporter, criterion: str,

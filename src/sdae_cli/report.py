@@ -50,7 +50,7 @@ def describe_finetuning(model: SDAE) -> list[str]:
     lines = [f"finetuned  {target}: {head}",
              "           " + ", ".join(f"{key}={settings[key]}" for key in
                                       ("optimizer", "lr", "lr_schedule", "batch_size", "epochs", "patience",
-                                       "noise", "dropout", "average_from") if settings.get(key))]
+                                       "noise", "dropout", "lr_factors", "average_from") if settings.get(key))]
     history = tuning.get("history", [])
     if history:
         lines.append(f"           {len(history)} epochs; {kept_epoch_summary(tuning)}")

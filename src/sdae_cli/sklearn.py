@@ -68,6 +68,7 @@ class _SDAEBase(BaseEstimator):
     def _configs(self, finetune: str | None):
         """(PretrainConfig, FinetuneConfig or None) from the parameters, checked against the
         settings tables before any training; a bad value is a ValueError naming the parameter."""
+        from .finetuning import layer_lr_factors
         from .training.configs import FinetuneConfig, PretrainConfig
 
         params = self.get_params(deep=False)
@@ -82,6 +83,8 @@ class _SDAEBase(BaseEstimator):
             tune = FinetuneConfig(**settings.finetune_settings(params, seed))
             if finetune == "reconstruct" and tune.monitor == "error":
                 raise ConfigError("monitor", "reconstruct has no classification error; use 'loss'")
+            # the network fine-tuned: the hidden layers and a softmax, or unrolled
+            layer_lr_factors(tune, len(pre.layers) + 1 if finetune == "classify" else 2 * len(pre.layers))
         except ConfigError as e:
             raise self._refused(e, settings.FINETUNE_PREFIX) from None
         return pre, tune

@@ -74,6 +74,8 @@ void check_train(const LayerSpec& spec, const TrainSpec& train, const OptimizerS
   validate(spec);
   validate(train);
   if (train.dropout != 0.0f) throw std::invalid_argument("dropout applies to fine-tuning the stack, not to a dA layer");
+  if (!train.lr_factors.empty())
+    throw std::invalid_argument("learning-rate factors apply to fine-tuning the stack, not to a dA layer");
   check_loss(spec, train.loss);
   check_theta(spec, theta_size, "theta");
   check_state(spec, train, state);

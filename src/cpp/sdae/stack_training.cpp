@@ -41,6 +41,7 @@ struct Update {
   StepMode mode = StepMode::gradient;
   float* grad = nullptr;      ///< gradient: written here (theta's layout)
   float lr = 0.0f;            ///< sgd_update, momentum_update
+  const float* lr_factors = nullptr;  ///< sgd_update, momentum_update: layer j's rate is lr * lr_factors[j]
   float mu = 0.0f;            ///< momentum_update: velocity = mu velocity - lr gradient; theta += velocity
   float* velocity = nullptr;  ///< momentum_update (theta's layout)
 };
@@ -61,6 +62,7 @@ void backward(const StackSpec& spec, float* theta, Index b, const Update& update
     auto bias_sum = ws.bias_sum.head(d.n_out);
     sum_rows(ws.D, bias_sum);
     VectorMap bias(theta + spec.bias_offset(j), d.n_out);
+    const float lr = update.lr_factors ? update.lr * update.lr_factors[j] : update.lr;
     switch (update.mode) {
       case StepMode::gradient:
         gemm(MatrixMap(update.grad + spec.weight_offset(j), d.n_in, d.n_out), A, true, ws.D, false, 1.0f, 0.0f,
@@ -68,14 +70,14 @@ void backward(const StackSpec& spec, float* theta, Index b, const Update& update
         VectorMap(update.grad + spec.bias_offset(j), d.n_out) = bias_sum;
         break;
       case StepMode::sgd_update:
-        gemm(M, A, true, ws.D, false, -update.lr, 1.0f, scope.threads());
-        bias -= update.lr * bias_sum;
+        gemm(M, A, true, ws.D, false, -lr, 1.0f, scope.threads());
+        bias -= lr * bias_sum;
         break;
       case StepMode::momentum_update: {
-        momentum_update(M, MatrixMap(update.velocity + spec.weight_offset(j), d.n_in, d.n_out), A, ws.D, -update.lr,
+        momentum_update(M, MatrixMap(update.velocity + spec.weight_offset(j), d.n_in, d.n_out), A, ws.D, -lr,
                         update.mu, scope.threads());
         VectorMap v(update.velocity + spec.bias_offset(j), d.n_out);
-        v = update.mu * v - update.lr * bias_sum;
+        v = update.mu * v - lr * bias_sum;
         bias += v;
         break;
       }
@@ -93,6 +95,23 @@ void backward(const StackSpec& spec, float* theta, Index b, const Update& update
                                     dropout_key(ws.keys[i], static_cast<Index>(j - 1)));
     }
     std::swap(ws.D, ws.D_next);
+  }
+}
+
+/// Adam's step after the backward pass: over all of theta at once, or layer by layer at its own
+/// rate. Each element's update is its own, so both give the same bits at factors of 1.
+void adam_update(const StackSpec& spec, const TrainSpec& train, VectorRef theta, const VectorF& grad, VectorRef m,
+                 VectorRef v, std::int64_t step, const ThreadScope& scope) {
+  if (train.lr_factors.empty()) {
+    apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step, scope.threads());
+    return;
+  }
+  OptimizerSpec layer = train.optimizer;
+  for (size_t j = 0; j < spec.layers.size(); ++j) {
+    const Index at = spec.weight_offset(j), size = spec.layers[j].n_in * spec.layers[j].n_out + spec.layers[j].n_out;
+    layer.lr = train.optimizer.lr * train.lr_factors[j];
+    apply_update(layer, theta.data() + at, grad.data() + at, m.data() + at, v.data() + at, size, step,
+                 scope.threads());
   }
 }
 
@@ -127,6 +146,9 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const T
   check_data(spec, X, Y);
   if (train.optimizer.kind != Optimizer::sgd) check_theta(spec, m.size(), "m");
   if (train.optimizer.kind == Optimizer::adam) check_theta(spec, v.size(), "v");
+  if (!train.lr_factors.empty() && train.lr_factors.size() != spec.layers.size())
+    throw std::invalid_argument(std::to_string(train.lr_factors.size()) + " learning-rate factors for " +
+                                std::to_string(spec.layers.size()) + " layers");
   const Index N = X.rows();
   const Index B = std::min(train.batch_size, N);
   ThreadScope scope(train.num_threads);
@@ -141,6 +163,7 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const T
   VectorF grad(update.mode == StepMode::gradient ? spec.size() : 0);
   update.grad = grad.data();
   update.lr = train.optimizer.lr;
+  update.lr_factors = train.lr_factors.empty() ? nullptr : train.lr_factors.data();
   update.mu = train.optimizer.momentum;
   update.velocity = m.data();
   double total = 0.0;
@@ -157,9 +180,7 @@ std::pair<double, std::int64_t> stack_train_epoch(const StackSpec& spec, const T
         backward(spec, theta.data(), b, update, ws, scope, train.dropout);
         total += sum_losses(ws.row_loss, b);
         ++step;
-        if (update.mode == StepMode::gradient)
-          apply_update(train.optimizer, theta.data(), grad.data(), m.data(), v.data(), spec.size(), step,
-                       scope.threads());
+        if (update.mode == StepMode::gradient) adam_update(spec, train, theta, grad, m, v, step, scope);
       });
   return {total / static_cast<double>(N), step};
 }

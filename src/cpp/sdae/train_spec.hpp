@@ -1,10 +1,12 @@
 // The settings of a training call, one struct for a dA layer's pretraining and for fine-tuning
 // the whole stack: everything besides the data, the parameters and the optimizer's state.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "sdae/noise.hpp"
 #include "sdae/optimizer.hpp"
@@ -19,6 +21,10 @@ struct TrainSpec {
   /// (inverted dropout: the kept ones scaled by 1 / (1 - dropout), so inference needs no
   /// change); keyed by (seed, epoch, row, layer, unit) like the noise.
   float dropout = 0.0f;
+  /// Fine-tuning only: each layer's learning rate as a factor of optimizer.lr, bottom layer
+  /// first (empty: 1 for every layer). Lower layers moving slower keep more of what
+  /// pretraining learnt (discriminative fine-tuning).
+  std::vector<float> lr_factors;
   OptimizerSpec optimizer;
   Index batch_size = 32;
   std::uint64_t seed = 0;
@@ -33,6 +39,9 @@ inline void validate(const TrainSpec& train) {
   if (train.batch_size <= 0) throw std::invalid_argument("batch size must be > 0");
   if (!(train.dropout >= 0.0f && train.dropout < 1.0f))
     throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(train.dropout));
+  for (float f : train.lr_factors)
+    if (!(f > 0.0f) || !std::isfinite(f * train.optimizer.lr))
+      throw std::invalid_argument("learning-rate factors must be > 0, and each times the rate finite");
 }
 
 }  // namespace sdae

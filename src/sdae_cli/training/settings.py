@@ -117,6 +117,19 @@ def _learning_rate(option: str, value) -> None:
         raise ConfigError(option, f"must be a finite number > 0 (in float32), got {value}")
 
 
+def _lr_factors(option: str, value) -> None:
+    """None (every layer at the rate), or one finite factor > 0 per layer; the count is checked
+    against the network fine-tuned (finetuning.layer_lr_factors)."""
+    if value is None:
+        return
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(option, f"give one factor per layer, e.g. 0.25,0.5,1,1; got {value!r}")
+    for factor in value:
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not (
+                math.isfinite(factor) and factor > 0):
+            raise ConfigError(option, f"each factor must be a finite number > 0, got {factor!r}")
+
+
 def _any(option: str, value) -> None:
     """Checked against another setting (see check_noise)."""
 
@@ -183,6 +196,8 @@ FINETUNE: dict[str, Setting] = _table(
     noise_type=Setting(None, Choice(NOISE_TYPES, optional=True), "the corruption's kind"),
     dropout=Setting(0.0, Range(float, 0, 1, high_open=True, text="a fraction in [0, 1)"),
                     "fraction of every hidden layer's units dropped for each training row"),
+    lr_factors=Setting(None, _lr_factors, "each layer's learning rate as a factor of lr, bottom up, the output "
+                       "layer last; None: lr for every layer", resumable=True),
     average_from=Setting(0, Range(int, 0, text=">= 0 (0: off)"),
                          "from this epoch on, the model of an epoch is the mean of the parameters at the end "
                          "of every epoch since (stochastic weight averaging, SWA); 0: off"),
@@ -253,7 +268,8 @@ def validate(config, table: dict[str, Setting], job: str) -> None:
 def resumed_settings(saved: dict, settings: dict, given: set[str]) -> dict:
     """The settings of a resumed run: the checkpoint's (`saved`), except those `given` on this
     command line. Only the RESUMABLE may differ from the checkpoint's."""
-    merged = {name: value if name in given else saved[name] for name, value in settings.items()}
+    # A setting the checkpoint does not name is newer than it: the run had its default.
+    merged = {name: value if name in given or name not in saved else saved[name] for name, value in settings.items()}
     check_resumable(saved, merged)
     return merged
 
