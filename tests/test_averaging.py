@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from ctrl_c import CtrlCInEpoch
 
 from sdae_cli.cli import cli
 from sdae_cli.datasets import load_digits
 from sdae_cli.finetuning import finetune_supervised
 from sdae_cli.pretraining import pretrain
 from sdae_cli.training.configs import FinetuneConfig, PretrainConfig
-from sdae_cli.training.reporter import Reporter
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +58,12 @@ def test_the_averaged_model_is_what_is_validated_and_kept(digits):
 def test_a_run_resumed_while_averaging_ends_where_the_whole_run_ends(digits, tmp_path):
     from sdae_cli.training import checkpoints
 
-    class StopInEpoch4(Reporter):
-        def epoch_end(self, record):
-            if record["epoch"] == 4:
-                raise KeyboardInterrupt
-
     X, y, model = digits
     config = dict(SETTINGS, epochs=6, average_from=2, lr_schedule="cosine")
     whole = finetune_supervised(model, X, y, FinetuneConfig(**config))
     saving = checkpoints.Checkpointing(str(tmp_path / "t.ckpt.npz"))
     with pytest.raises(checkpoints.Interrupted):
-        finetune_supervised(model, X, y, FinetuneConfig(**config), StopInEpoch4(), checkpointing=saving)
+        finetune_supervised(model, X, y, FinetuneConfig(**config), CtrlCInEpoch(4), checkpointing=saving)
     state = checkpoints.load(saving.path, "finetune")[0]["state"]
     assert (state["epoch"], state["averaged"]) == (3, 2)
     resumed = finetune_supervised(model, X, y, FinetuneConfig(**config), resume=saving.path)

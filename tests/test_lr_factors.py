@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import reference as ref
 from cli_runs import run
+from ctrl_c import CtrlCInEpoch
 from test_stack import build
 
 from sdae_cli import _core
@@ -110,12 +111,6 @@ def parameters(model) -> bytes:
 
 def test_a_resumed_run_keeps_its_factors_and_ends_where_the_whole_run_ends(digits, tmp_path):
     from sdae_cli.training import checkpoints
-    from sdae_cli.training.reporter import Reporter
-
-    class StopInEpoch3(Reporter):
-        def epoch_end(self, record):
-            if record["epoch"] == 3:
-                raise KeyboardInterrupt
 
     X, y, model = digits
     config = dict(epochs=5, lr_factors=[0.25, 0.5, 1.0], dropout=0.1, threads=1)
@@ -124,7 +119,7 @@ def test_a_resumed_run_keeps_its_factors_and_ends_where_the_whole_run_ends(digit
         **{**config, "lr_factors": None})))
     saving = checkpoints.Checkpointing(str(tmp_path / "t.ckpt.npz"))
     with pytest.raises(checkpoints.Interrupted):
-        finetune_supervised(model, X, y, FinetuneConfig(**config), StopInEpoch3(), checkpointing=saving)
+        finetune_supervised(model, X, y, FinetuneConfig(**config), CtrlCInEpoch(3), checkpointing=saving)
     assert checkpoints.saved_settings(saving.path, "finetune")["lr_factors"] == [0.25, 0.5, 1.0]
     resumed = finetune_supervised(model, X, y, FinetuneConfig(**config), resume=saving.path)
     assert parameters(resumed) == parameters(whole)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from ctrl_c import CtrlCInEpoch
 
 from sdae_cli import _core
 from sdae_cli.cli import cli
@@ -104,12 +105,6 @@ def test_resumed_finetuning_follows_the_schedule_bit_for_bit(tmp_path):
     """A cosine run with dropout stopped in its third epoch (as by Ctrl-C) and resumed ends where
     the uninterrupted run ends; resuming with another schedule is refused."""
     from sdae_cli.training import checkpoints as checkpoint
-    from sdae_cli.training.reporter import Reporter
-
-    class StopInEpoch3(Reporter):
-        def epoch_end(self, record):
-            if record["epoch"] == 3:
-                raise KeyboardInterrupt
 
     X, y = digits()
     model = pretrain(X, PretrainConfig(layers=[16], epochs=1, threads=1))
@@ -117,7 +112,7 @@ def test_resumed_finetuning_follows_the_schedule_bit_for_bit(tmp_path):
     whole = finetune_supervised(model, X, y, FinetuneConfig(**config))
     saving = checkpoint.Checkpointing(str(tmp_path / "t.ckpt.npz"))
     with pytest.raises(checkpoint.Interrupted):
-        finetune_supervised(model, X, y, FinetuneConfig(**config), StopInEpoch3(), checkpointing=saving)
+        finetune_supervised(model, X, y, FinetuneConfig(**config), CtrlCInEpoch(3), checkpointing=saving)
     assert checkpoint.load(saving.path, "finetune")[0]["state"]["epoch"] == 2
     with pytest.raises(Exception, match="lr_schedule|lr-schedule"):
         finetune_supervised(model, X, y, FinetuneConfig(**{**config, "lr_schedule": "linear"}), resume=saving.path)
