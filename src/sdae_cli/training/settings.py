@@ -123,7 +123,7 @@ def _lr_factors(option: str, value) -> None:
     if value is None:
         return
     if not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(option, f"give one factor per layer, e.g. 0.25,0.5,1,1; got {value!r}")
+        raise ConfigError(option, f"give one factor per layer, e.g. 0.1,0.3,1,1; got {value!r}")
     for factor in value:
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not (
                 math.isfinite(factor) and factor > 0):
