@@ -24,12 +24,13 @@ import numpy as np
 SDAE = [sys.executable, "-c", "from sdae_cli.cli import main; main()"]
 
 # The README's recipes, word for word ({threads} is filled in). Each is a list of commands.
+LR_FACTORS = "--lr-factors 0.1,0.3,1,1 "  # the classifier's per-layer rates, bottom up
 CLASSIFY = [
     "pretrain train_x.npy --layers 1000,1000,1000 --noise 0.1,0.2,0.3 --epochs 10 --batch-size 32 "
     "--optimizer sgd --lr 0.03 --valid-split 0 --threads {threads} -q -o pretrained.npz",
     "finetune -m pretrained.npz train_x.npy --labels train_y.npy --valid valid_x.npy --valid-labels valid_y.npy "
     "--epochs 85 --optimizer momentum --lr 0.1 --lr-schedule cosine --patience 85 --dropout 0.4 --noise 0.1 "
-    "--lr-factors 0.1,0.3,1,1 --threads {threads} -q -o classifier.npz",
+    + LR_FACTORS + "--threads {threads} -q -o classifier.npz",
 ]
 # The same network and fine-tuning budget from the tutorial's random initialisation (no
 # pretraining), every layer at the full rate: the factors keep what pretraining put in the lower
@@ -37,7 +38,7 @@ CLASSIFY = [
 RANDOM_INIT = [
     "pretrain train_x.npy --layers 1000,1000,1000 --epochs 0 --valid-split 0 -q -o random.npz",
     CLASSIFY[1].replace("pretrained.npz", "random.npz").replace("classifier.npz", "random-classifier.npz")
-    .replace("--lr-factors 0.1,0.3,1,1 ", ""),
+    .replace(LR_FACTORS, ""),
 ]
 # Denoising images with 30% of their pixels set to 0: one dA layer trained on that corruption,
 # then the unrolled 784-1000-784 fine-tuned end to end on fresh masks every epoch.

@@ -353,8 +353,8 @@ def test_the_core_computes_while_python_runs_in_another_thread(split, method, ca
     if method == "transform":  # two 8,192-row chunks, each output written a row panel at a time
         X = np.tile(split[0], (33, 1))
         est = SDAETransformer(layers=(256, 256, 8), epochs=1, n_threads=1).fit(split[0])
-    else:  # the first layer's epochs, each updating 33k parameters ~375 times, one minibatch at a
-        # time: long enough (tens of ms) that a fast machine's epoch still spans several looks
+    else:  # the first layer's epochs, each updating 33k parameters hundreds of times, a minibatch
+        # at a time: long enough (tens of ms) that a fast machine's epoch still spans several looks
         X = np.tile(split[0], (24, 1))
         est = SDAETransformer(layers=(512,), epochs=4, n_threads=1)
     worker = threading.Thread(target=getattr(est, method), args=(X,))
